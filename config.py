@@ -1,0 +1,208 @@
+"""Every setting of ProGAN Studio in one place: network and training presets, colors, limits.
+
+Modules take these dataclasses as arguments instead of reading globals, so a test can build a
+tiny network or a one-minute schedule without touching the presets a user trains with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Shape = tuple[int, int]
+
+REPO_ROOT = Path(__file__).resolve().parent
+# Generated and downloaded data sets and the per-stage caches (git-ignored).
+DATA_ROOT = REPO_ROOT / "data"
+# The shipped default model: an export folder (see progan/export.py).
+DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Shape of G and D: base resolution, latent size and feature maps per stage."""
+
+    base: Shape = (4, 4)
+    latent_dim: int = 512
+    # Feature maps of stage k are channels[k]; the table is long enough for the largest target
+    # either preset supports (1024x1024 from 4x4, 1280x768 from 5x3: nine stages).
+    channels: tuple[int, ...] = (512, 512, 512, 512, 256, 128, 64, 32, 16)
+    mbstd_group: int = 4
+    leaky_slope: float = 0.2
+
+    @property
+    def max_stages(self) -> int:
+        return len(self.channels)
+
+    def with_base(self, base: Shape) -> NetworkConfig:
+        return dataclasses.replace(self, base=tuple(base))
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """WGAN-GP with the paper's drift term."""
+
+    gp_lambda: float = 10.0
+    gp_target: float = 1.0
+    drift: float = 0.001
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam as in the paper; the state is reset at every phase start (official behaviour)."""
+
+    learning_rate: float = 1e-3
+    beta_1: float = 0.0
+    beta_2: float = 0.99
+    epsilon: float = 1e-8
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """How long each phase lasts and how many images a step takes at each stage."""
+
+    kimg_per_phase: float = 600.0
+    # When set, a phase lasts this many epochs of the data set / 2, so that a stage (fade-in
+    # plus stabilize) sees the data ``epochs_per_res`` times, as the laundry project counted.
+    epochs_per_res: float | None = None
+    batch_sizes: tuple[int, ...] = (16, 16, 16, 16, 16, 16, 8, 4, 4)
+    n_critic: int = 1
+    ema_beta: float = 0.999
+
+
+@dataclass(frozen=True)
+class Preset:
+    network: NetworkConfig
+    schedule: ScheduleConfig
+
+
+PRESETS: dict[str, Preset] = {
+    # The paper's networks and schedule (latent 512, 512 maps up to 32 px, 600 kimg per phase).
+    "paper": Preset(network=NetworkConfig(), schedule=ScheduleConfig()),
+    # Small enough that a 2-core CPU reaches 80x48 in a few hours.
+    "cpu": Preset(
+        network=NetworkConfig(
+            base=(3, 5), latent_dim=128, channels=(128, 128, 128, 64, 32, 16, 16, 16, 16)
+        ),
+        schedule=ScheduleConfig(
+            kimg_per_phase=20.0, batch_sizes=(64, 64, 32, 32, 16, 16, 8, 4, 4)
+        ),
+    ),
+}
+
+
+@dataclass
+class TrainConfig:
+    """One training run: what the flags of ``train.py`` set, with the preset's defaults."""
+
+    out: str
+    data: str = "laundry"
+    preset: str = "cpu"
+    network: NetworkConfig = field(default_factory=lambda: PRESETS["cpu"].network)
+    schedule: ScheduleConfig = field(default_factory=lambda: PRESETS["cpu"].schedule)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    max_res: Shape = (48, 80)
+    flip: bool = True
+    seed: int = 0
+    save_every_min: float = 10.0
+    keep_checkpoints: int = 3
+    log_every_steps: int = 20
+    grid_size: Shape = (4, 8)
+    jit: bool = False
+    mixed_precision: str = "off"
+    strategy: str = "default"
+    resume: bool = False
+    command: str = ""
+
+
+# Colors of the studio and the latent tools: names, and hues in [0, 1) for recoloring.
+# "original" means no color shift; "white" has no hue (saturation is halved instead).
+COLOR_HUES: dict[str, float | None] = {"red": 0.0, "green": 1 / 3, "blue": 2 / 3, "white": None}
+COLORS: tuple[str, ...] = ("original", *COLOR_HUES)
+
+
+@dataclass(frozen=True)
+class ColorClassifierConfig:
+    """Thresholds of the pixel color classifier in :mod:`progan.colors` (shares are fractions).
+
+    A generated image has no mask, so laundry is told from the belt by its pixels alone: the belt
+    is grey (low saturation) and never bright, laundry is either saturated or bright. A pixel is
+    *colored* when saturated and not dark (the hue of dark pixels is noise), *white* when bright
+    and nearly unsaturated; everything else is belt or shadow and is ignored.
+    """
+
+    # Colored pixel: saturation and value at least these; its hue must lie within
+    # ``hue_half_width`` of a color's hue (``COLOR_HUES``), else it is laundry of no class.
+    colored_min_saturation: float = 0.4
+    colored_min_value: float = 0.25
+    hue_half_width: float = 1 / 12
+    # White pixel: value at least, saturation at most.
+    white_min_value: float = 0.7
+    white_max_saturation: float = 0.2
+    # Fewer laundry pixels than this share of the image: nothing to classify ('none').
+    min_laundry_share: float = 0.02
+    # The winning class needs this share of the laundry pixels and this many times the share
+    # of the runner-up; otherwise no color dominates ('none').
+    min_share: float = 0.5
+    dominance: float = 2.0
+
+
+@dataclass(frozen=True)
+class LatentLimits:
+    """Bounds the command line and the studio both enforce on seeds and animations."""
+
+    min_frames: int = 2
+    max_frames: int = 120
+    # GIF delays are stored in hundredths of a second; browsers slow delays under 20 ms down.
+    min_delay_ms: int = 20
+    max_delay_ms: int = 2000
+    # Most seeds one request may render (a grid, or one file each).
+    max_seeds: int = 256
+
+
+@dataclass(frozen=True)
+class PrototypeConfig:
+    """How ``python -m progan prototypes`` samples latents and measures the color shift."""
+
+    n: int = 100
+    # Stop sampling after this many seeds even if a color has fewer than ``n`` latents.
+    max_samples: int = 5000
+    success_seeds: int = 500
+    # The success rate is measured on seeds from here on: far from the sampled seeds 0, 1, ...,
+    # so the shift is judged on latents that did not build the prototypes.
+    success_seed_start: int = 2**31
+
+
+COLOR_CLASSIFIER = ColorClassifierConfig()
+LATENT_LIMITS = LatentLimits()
+PROTOTYPES = PrototypeConfig()
+
+
+@dataclass(frozen=True)
+class LaundryConfig:
+    """The procedural laundry-belt data set that stands in for the laundry users' private photos.
+
+    ``white_share`` follows the real data, where most items are white or light grey; the rest
+    are colored, so a recolored copy and the color tools have both kinds to work on.
+    """
+
+    n: int = 2000
+    seed: int = 0
+    size: Shape = (720, 1280)
+    max_items: int = 3
+    white_share: float = 0.7
+    pattern_share: float = 0.35
+
+
+@dataclass(frozen=True)
+class RecolorConfig:
+    """Mask-based recoloring as the laundry project did it.
+
+    ``min_saturation`` lifts white or grey cloth, which has no hue of its own, far enough from
+    grey that the target color shows; ``white_factor`` scales saturation for the color white.
+    """
+
+    min_saturation: float = 0.5
+    white_factor: float = 0.5

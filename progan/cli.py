@@ -1,0 +1,41 @@
+"""What every command of the project shares: one-line errors and a non-zero exit, never a traceback.
+
+``python -m progan``, ``python -m progan.datasets``, ``python -m progan.recolor`` and
+``train.py`` all build their parser with :class:`Parser` and run through :func:`run`, so a
+mistake reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from progan.errors import ProganError
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message} (see {self.prog} --help)")
+
+
+def fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
+    """Call ``main(argv)`` and turn a :class:`ProganError` into one line and exit status 2."""
+    try:
+        code = main(argv)
+    except ProganError as err:
+        fail(str(err))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    raise SystemExit(code or 0)

@@ -1,0 +1,230 @@
+"""From a source of images of any size to a seeded, resumable tf.data pipeline per stage.
+
+Decoding and resizing happen once: every image is padded to the target aspect ratio, resized to
+the top stage with area filtering, and each lower stage is the exact 2×2 average of the one
+above (as the official dataset tool builds its levels). The stages are cached as ``.npy`` files
+keyed by the source's fingerprint, so an epoch only gathers rows from a memory map.
+
+Every random choice of a batch (which images, flips, latents, the gradient-penalty mix) is a
+pure function of the run seed and the number of images shown before it. A resumed run therefore
+continues the exact stream it left, and a batch split across replicas is the same batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+from tqdm import tqdm
+
+from progan.errors import ProganError
+from progan.resolution import Shape, format_res
+from progan.sources import ArraySource, FolderSource, ImageSource
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+def open_source(spec: str, data_root: Path) -> ImageSource:
+    """``--data`` value -> source: an existing folder, or a named data set of progan.datasets."""
+    if Path(spec).is_dir():
+        return FolderSource(spec)
+    from progan.datasets import named_source
+
+    return named_source(spec, data_root)
+
+
+def pad_to_aspect(image: np.ndarray, target: Shape) -> np.ndarray:
+    """Centre ``image`` in black rows (or columns) so that it has the aspect ratio of ``target``.
+
+    A 1280×720 photo and a 768×1280 target gain 24 black rows above and 24 below.
+    """
+    height, width = image.shape[:2]
+    t_height, t_width = target
+    if width * t_height > height * t_width:
+        new_height, new_width = round(width * t_height / t_width), width
+    else:
+        new_height, new_width = height, round(height * t_width / t_height)
+    if (new_height, new_width) == (height, width):
+        return image
+    padded = np.zeros((new_height, new_width, 3), dtype=np.uint8)
+    top, left = (new_height - height) // 2, (new_width - width) // 2
+    padded[top : top + height, left : left + width] = image
+    return padded
+
+
+def resize_area(image: np.ndarray, target: Shape) -> np.ndarray:
+    """Area (box) filter when shrinking, bicubic when a small image must grow."""
+    height, width = target
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = image.shape[0] >= height and image.shape[1] >= width
+    resample = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
+    return np.asarray(Image.fromarray(image).resize((width, height), resample=resample))
+
+
+def halve(images: np.ndarray) -> np.ndarray:
+    """Exact 2×2 average of uint8 images, rounded."""
+    n, h, w, c = images.shape
+    blocks = images.reshape(n, h // 2, 2, w // 2, 2, c).astype(np.float32)
+    return np.round(blocks.mean(axis=(2, 4))).astype(np.uint8)
+
+
+@dataclass
+class StageCache:
+    """The cached arrays of one source: ``arrays[(h, w)]`` is a read-only N×h×w×3 memory map."""
+
+    folder: Path
+    arrays: dict[Shape, np.ndarray]
+    skipped: int
+
+    def __len__(self) -> int:
+        return len(next(iter(self.arrays.values())))
+
+
+def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> StageCache:
+    """Return the per-stage arrays of ``source``, building them on first use."""
+    top = stages[-1]
+    key = f"{source.fingerprint()}-{format_res(top)}-{format_res(stages[0])}-v{CACHE_VERSION}"
+    folder = Path(cache_root) / f"{source.name}-{key}"
+    meta_path = folder / "meta.json"
+    if not meta_path.exists():
+        _write_cache(source, stages, folder)
+    meta = json.loads(meta_path.read_text())
+    arrays = {
+        stage: np.load(folder / f"{format_res(stage)}.npy", mmap_mode="r") for stage in stages
+    }
+    return StageCache(folder=folder, arrays=arrays, skipped=meta["skipped"])
+
+
+def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None:
+    """Decode every image once; written to a temporary folder and renamed, so never half-built."""
+    top = stages[-1]
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    top_path = tmp / f"{format_res(top)}.npy"
+    capacity = len(source)
+    out = np.lib.format.open_memmap(top_path, mode="w+", dtype=np.uint8, shape=(capacity, *top, 3))
+    count = 0
+    desc = f"caching {source.name} at {format_res(top)}"
+    for image in tqdm(source.images(), total=capacity, desc=desc, unit="img", leave=False):
+        out[count] = resize_area(pad_to_aspect(image, top), top)
+        count += 1
+    skipped = capacity - count
+    if skipped:
+        log.warning("%d of %d images in %s could not be read and were skipped",
+                    skipped, capacity, source.name)
+    if count == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ProganError(f"no readable images in {source.name}")
+    out.flush()
+    del out
+    if count < capacity:
+        trimmed = np.load(top_path, mmap_mode="r")[:count].copy()
+        np.save(top_path, trimmed)
+    above = np.load(top_path, mmap_mode="r")
+    for stage in reversed(stages[:-1]):
+        level = np.lib.format.open_memmap(
+            tmp / f"{format_res(stage)}.npy", mode="w+", dtype=np.uint8, shape=(count, *stage, 3)
+        )
+        for start in range(0, count, 256):
+            level[start : start + 256] = halve(np.asarray(above[start : start + 256]))
+        level.flush()
+        above = level
+    (tmp / "meta.json").write_text(
+        json.dumps({"source": source.name, "count": count, "skipped": skipped,
+                    "stages": [format_res(s) for s in stages]})
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """Everything that decides the contents of the batches of one phase."""
+
+    images: np.ndarray  # N×H×W×3 uint8, one stage of the cache
+    batch_size: int  # global batch of one critic step
+    n_critic: int
+    latent_dim: int
+    seed: int
+    flip: bool
+
+
+def global_batch(spec: BatchSpec, position: int) -> dict[str, np.ndarray]:
+    """The training step that starts after ``position`` images shown: a pure function of both.
+
+    Image ``p`` of the run is image ``perm_e[p mod N]`` of epoch ``e = p div N``, with one seeded
+    permutation per epoch (a full shuffle, not a buffer). Arrays are batch-major so that slicing
+    the first axis splits a step across replicas.
+    """
+    count = len(spec.images)
+    per_step = spec.batch_size * spec.n_critic
+    positions = position + np.arange(per_step)
+    epochs = positions // count
+    index = np.empty(per_step, dtype=np.int64)
+    for epoch in np.unique(epochs):
+        perm = np.random.default_rng([spec.seed, 1, int(epoch)]).permutation(count)
+        mask = epochs == epoch
+        index[mask] = perm[positions[mask] % count]
+    rng = np.random.default_rng([spec.seed, 2, position])
+    reals = np.asarray(spec.images[index])
+    if spec.flip:
+        flips = rng.random(per_step) < 0.5
+        reals[flips] = reals[flips, :, ::-1]
+    shape = (spec.n_critic, spec.batch_size)
+    return {
+        "reals": reals.reshape(*shape, *reals.shape[1:]).swapaxes(0, 1),
+        "z_critic": rng.standard_normal((*shape, spec.latent_dim), dtype=np.float32).swapaxes(0, 1),
+        "gp_mix": rng.random(shape, dtype=np.float32).swapaxes(0, 1),
+        "z_gen": rng.standard_normal((spec.batch_size, spec.latent_dim), dtype=np.float32),
+    }
+
+
+def step_dataset(
+    spec: BatchSpec, start: int, steps: int, context: tf.distribute.InputContext | None = None
+) -> tf.data.Dataset:
+    """``steps`` training steps from image count ``start``, sliced for this input pipeline.
+
+    With several replicas per pipeline the pipeline yields each replica's slice in turn, which is
+    the order ``distribute_datasets_from_function`` hands elements to replicas.
+    """
+    replicas = context.num_replicas_in_sync if context else 1
+    pipelines = context.num_input_pipelines if context else 1
+    pipeline = context.input_pipeline_id if context else 0
+    if spec.batch_size % replicas:
+        raise ProganError(
+            f"batch size {spec.batch_size} does not split evenly over {replicas} replicas"
+        )
+    local = replicas // pipelines
+    per_replica = spec.batch_size // replicas
+    per_step = spec.batch_size * spec.n_critic
+    height, width = spec.images.shape[1:3]
+
+    def load(element: np.int64):
+        step, slot = divmod(int(element), local)
+        batch = global_batch(spec, start + step * per_step)
+        lo = (pipeline * local + slot) * per_replica
+        return tuple(batch[k][lo : lo + per_replica] for k in ("reals", "z_critic", "gp_mix", "z_gen"))
+
+    def to_tensors(element):
+        reals, z_critic, gp_mix, z_gen = tf.numpy_function(
+            load, [element], [tf.uint8, tf.float32, tf.float32, tf.float32], stateful=False
+        )
+        reals.set_shape([per_replica, spec.n_critic, height, width, 3])
+        z_critic.set_shape([per_replica, spec.n_critic, spec.latent_dim])
+        gp_mix.set_shape([per_replica, spec.n_critic])
+        z_gen.set_shape([per_replica, spec.latent_dim])
+        return {"reals": reals, "z_critic": z_critic, "gp_mix": gp_mix, "z_gen": z_gen}
+
+    dataset = tf.data.Dataset.range(steps * local).map(to_tensors, num_parallel_calls=2,
+                                                        deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,229 @@
+"""An export is what the rest of the project loads: the EMA generator's weights plus one JSON file.
+
+Weights are a plain ``.npz`` of named arrays rather than a Keras archive, so that an export is
+small (float16 when asked), readable without TensorFlow, and independent of layer auto-naming.
+Lower resolutions are rendered by area-averaging the top stage's output: a stage's own toRGB
+stops training once the network grows past it, so its output goes stale, while the downsampled
+top output stays sharp and shows the same item at every size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from config import DEFAULT_MODEL_DIR, NetworkConfig
+from progan.errors import ProganError
+from progan.resolution import Shape, format_res, parse_res, stage_shapes
+
+MODEL_JSON = "model.json"
+WEIGHTS = "generator.npz"
+PROTOTYPES_JSON = "prototypes.json"
+EXPORT_FORMAT = 1
+RENDER_CHUNK = 64
+
+
+def network_to_json(net: NetworkConfig) -> dict[str, Any]:
+    return {
+        "base": format_res(net.base),
+        "latent_dim": net.latent_dim,
+        "channels": list(net.channels),
+        "mbstd_group": net.mbstd_group,
+        "leaky_slope": net.leaky_slope,
+    }
+
+
+def network_from_json(data: dict[str, Any]) -> NetworkConfig:
+    return NetworkConfig(
+        base=parse_res(data["base"]),
+        latent_dim=int(data["latent_dim"]),
+        channels=tuple(int(c) for c in data["channels"]),
+        mbstd_group=int(data["mbstd_group"]),
+        leaky_slope=float(data["leaky_slope"]),
+    )
+
+
+def write_export(
+    folder: str | Path,
+    generator,
+    stages: int,
+    info: dict[str, Any] | None = None,
+    dtype: str = "float32",
+) -> Path:
+    """Write ``generator``'s first ``stages`` stages to ``folder``, replacing it atomically.
+
+    The files go to a sibling temporary folder that is renamed over the old export, so a reader
+    (or a crash) never sees a half-written export. Prototypes already in the folder are kept only
+    when the weights are unchanged, since they are a property of these exact weights.
+    """
+    folder = Path(folder)
+    shapes = stage_shapes(generator.net.base, stages)
+    weights = {
+        v.path: np.asarray(v.numpy(), dtype=dtype) for v in generator_weights(generator, stages)
+    }
+    meta = {
+        "format": EXPORT_FORMAT,
+        "network": network_to_json(generator.net),
+        "stages": stages,
+        "resolutions": [format_res(s) for s in shapes],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "weights_dtype": dtype,
+        **(info or {}),
+    }
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.savez(tmp / WEIGHTS, **weights)
+    (tmp / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def generator_weights(generator, stages: int) -> list:
+    """The variables rendering stage ``stages - 1`` needs: stem, blocks and the top toRGB."""
+    layers = [generator.stem, *generator.blocks[: stages - 1], generator.to_rgb[stages - 1]]
+    return [v for layer in layers for v in layer.weights]
+
+
+def write_random_export(
+    path: str | Path, network: NetworkConfig, stages: int, seed: int = 0
+) -> Path:
+    """An export with random weights: what tests and a model-less studio render from."""
+    import keras
+
+    from progan.generator import Generator
+
+    keras.utils.set_random_seed(seed)
+    generator = Generator(network, stages)
+    return write_export(path, generator, stages, {"dataset": "random", "images_shown": 0})
+
+
+def resolve_export_dir(path: str | Path | None) -> Path:
+    """A run folder (``RUN/export``), an export folder, or None for the shipped model."""
+    folder = Path(path) if path is not None else DEFAULT_MODEL_DIR
+    if (folder / MODEL_JSON).is_file():
+        return folder
+    if (folder / "export" / MODEL_JSON).is_file():
+        return folder / "export"
+    if path is None:
+        raise ProganError(
+            f"no shipped model in {folder}; train one (python train.py) and pass --model RUN"
+        )
+    raise ProganError(f"{folder} is not a model: expected {MODEL_JSON} in it or in its export/")
+
+
+class Generator:
+    """A loaded export: renders uint8 images for float32 latents at any resolution it reached.
+
+    One per process is enough; ``render`` may be called from several threads at once (the
+    tf.functions are traced under a lock, running them is thread safe).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import tensorflow as tf
+
+        from progan.generator import Generator as Network
+
+        self.path = folder
+        try:
+            self.metadata: dict[str, Any] = json.loads((folder / MODEL_JSON).read_text())
+            self.net = network_from_json(self.metadata["network"])
+            stages = int(self.metadata["stages"])
+            with np.load(folder / WEIGHTS) as archive:
+                arrays = dict(archive)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ProganError(f"cannot read the model in {folder}: {err}") from err
+        self.network = Network(self.net, stages)
+        variables = generator_weights(self.network, stages)
+        missing = [v.path for v in variables if v.path not in arrays]
+        if missing:
+            raise ProganError(f"model in {folder} lacks weights {missing[:3]}")
+        for variable in variables:
+            variable.assign(arrays[variable.path].astype(np.float32))
+        self.stages = stages
+        self.shapes: list[Shape] = stage_shapes(self.net.base, stages)
+        self.resolutions = [format_res(s) for s in self.shapes]
+        self.latent_dim = self.net.latent_dim
+        self.prototypes: dict[str, Any] | None = None
+        prototypes = folder / PROTOTYPES_JSON
+        if prototypes.is_file():
+            self.prototypes = json.loads(prototypes.read_text())
+        self._lock = threading.Lock()
+        self._functions: dict[str, Any] = {}
+        self._tf = tf
+
+    def shape_of(self, res: str) -> Shape:
+        if res not in self.resolutions:
+            raise ProganError(
+                f"resolution {res!r} is not available; choose one of {', '.join(self.resolutions)}"
+            )
+        return self.shapes[self.resolutions.index(res)]
+
+    def _function(self, res: str):
+        with self._lock:
+            if res not in self._functions:
+                self._functions[res] = self._trace(self.shape_of(res))
+            return self._functions[res]
+
+    def _trace(self, shape: Shape):
+        tf = self._tf
+        factor = self.shapes[-1][0] // shape[0]
+        top = self.stages - 1
+
+        @tf.function(input_signature=[tf.TensorSpec([None, self.latent_dim], tf.float32)])
+        def render(latents):
+            images = tf.cast(self.network(latents, stage=top), tf.float32)
+            if factor > 1:
+                images = tf.nn.avg_pool2d(images, factor, factor, "VALID")
+            return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
+
+        return render
+
+    def render(self, latents: np.ndarray, res: str) -> np.ndarray:
+        """N×latent_dim float32 -> N×H×W×3 uint8 at ``res`` (``WIDTHxHEIGHT``)."""
+        latents = np.asarray(latents, dtype=np.float32)
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise ProganError(f"latents must be N×{self.latent_dim}, got {latents.shape}")
+        function = self._function(res)
+        height, width = self.shape_of(res)
+        if len(latents) == 0:
+            return np.zeros((0, height, width, 3), np.uint8)
+        chunks = [
+            function(latents[i : i + RENDER_CHUNK]).numpy()
+            for i in range(0, len(latents), RENDER_CHUNK)
+        ]
+        return np.concatenate(chunks)
+
+
+_loaded: dict[tuple, Generator] = {}
+_loaded_lock = threading.Lock()
+
+
+def load_generator(path: str | Path | None = None) -> Generator:
+    """Load the export at ``path`` (None: the shipped default model), once per process.
+
+    The cache key includes the files' modification times, so an export rewritten by a trainer or
+    given new prototypes is loaded afresh rather than served stale.
+    """
+    folder = resolve_export_dir(path).resolve()
+    key = (folder, *(_mtime(folder / name) for name in (MODEL_JSON, WEIGHTS, PROTOTYPES_JSON)))
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = Generator(folder)
+        return _loaded[key]
+
+
+def _mtime(path: Path) -> int:
+    return path.stat().st_mtime_ns if path.exists() else 0

@@ -1,0 +1,106 @@
+"""The growing generator: one block per stage, a toRGB per stage, and the fade-in between them.
+
+Every block up to ``num_stages`` is created up front, so a checkpoint or an EMA copy always has
+the same variables, and growing is only a matter of which blocks ``call`` runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+from config import NetworkConfig
+from progan.layers import (
+    HE_GAIN,
+    EqualizedConv2D,
+    EqualizedDense,
+    fade,
+    leaky_relu,
+    pixel_norm,
+    upsample2x,
+)
+
+
+class GeneratorBlock(keras.layers.Layer):
+    """Stage ``k > 0``: upsample, then two 3×3 convs, each with leaky ReLU and pixel norm."""
+
+    def __init__(self, in_channels: int, channels: int, slope: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.slope = slope
+        self.conv1 = EqualizedConv2D(in_channels, channels, 3, name=f"{self.name}_conv1")
+        self.conv2 = EqualizedConv2D(channels, channels, 3, name=f"{self.name}_conv2")
+        self.built = True
+
+    def call(self, x):
+        x = upsample2x(x)
+        x = pixel_norm(leaky_relu(self.conv1(x), self.slope))
+        return pixel_norm(leaky_relu(self.conv2(x), self.slope))
+
+
+class GeneratorStem(keras.layers.Layer):
+    """Stage 0: normalised latent -> dense to the base grid -> 3×3 conv.
+
+    The dense layer's gain is sqrt(2)/sqrt(H·W) — the official code's sqrt(2)/4 for a 4×4 base,
+    generalised — because it acts like a transposed conv spreading one latent over H·W positions.
+    """
+
+    def __init__(self, net: NetworkConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.base = net.base
+        self.slope = net.leaky_slope
+        channels = net.channels[0]
+        positions = net.base[0] * net.base[1]
+        self.dense = EqualizedDense(
+            net.latent_dim, positions * channels, gain=HE_GAIN / math.sqrt(positions),
+            name=f"{self.name}_dense",
+        )
+        self.conv = EqualizedConv2D(channels, channels, 3, name=f"{self.name}_conv")
+        self.channels = channels
+        self.built = True
+
+    def call(self, z):
+        x = self.dense(pixel_norm(z))
+        x = keras.ops.reshape(x, (-1, self.base[0], self.base[1], self.channels))
+        x = pixel_norm(leaky_relu(x, self.slope))
+        return pixel_norm(leaky_relu(self.conv(x), self.slope))
+
+
+class Generator(keras.Model):
+    """``G(z, stage, alpha, fading)`` -> image of stage ``stage`` in [-1, 1] (linear output)."""
+
+    def __init__(self, net: NetworkConfig, num_stages: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not 1 <= num_stages <= net.max_stages:
+            raise ValueError(f"num_stages must be in [1, {net.max_stages}]")
+        self.net = net
+        self.num_stages = num_stages
+        ch = net.channels
+        self.stem = GeneratorStem(net, name="stem")
+        self.blocks = [
+            GeneratorBlock(ch[k - 1], ch[k], net.leaky_slope, name=f"block{k}")
+            for k in range(1, num_stages)
+        ]
+        self.to_rgb = [
+            EqualizedConv2D(ch[k], 3, 1, gain=1.0, name=f"to_rgb{k}") for k in range(num_stages)
+        ]
+        self.built = True
+
+    def call(self, z, stage: int, alpha=1.0, fading: bool = False):
+        x = self.stem(z)
+        for block in self.blocks[: max(stage - 1, 0)]:
+            x = block(x)
+        if stage == 0:
+            return self.to_rgb[0](x)
+        new = self.to_rgb[stage](self.blocks[stage - 1](x))
+        if not fading:
+            return new
+        old = upsample2x(self.to_rgb[stage - 1](x))
+        return fade(old, new, alpha)
+
+    def stage_variables(self, stage: int, fading: bool) -> list:
+        """The variables a step at ``stage`` touches (the optimizer is built for exactly these)."""
+        layers = [self.stem, *self.blocks[:stage], self.to_rgb[stage]]
+        if fading:
+            layers.append(self.to_rgb[stage - 1])
+        return [v for layer in layers for v in layer.trainable_variables]

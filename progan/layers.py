@@ -1,0 +1,99 @@
+"""The building blocks the paper adds to a plain conv net, written with ``keras.ops``.
+
+Equalized learning rate keeps every weight ~N(0, 1) and applies the He constant at run time, so
+Adam's per-parameter step sizes act on the same scale in every layer; that is why the scale is a
+constant multiplied in ``call`` rather than baked into the initializer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+HE_GAIN = math.sqrt(2.0)
+
+
+class EqualizedDense(keras.layers.Layer):
+    """Dense layer whose kernel is scaled by ``gain / sqrt(fan_in)`` at every call."""
+
+    def __init__(self, in_features: int, units: int, gain: float = HE_GAIN, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scale = gain / math.sqrt(in_features)
+        self.kernel = self.add_weight(
+            shape=(in_features, units), initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            name="kernel",
+        )
+        self.bias = self.add_weight(shape=(units,), initializer="zeros", name="bias")
+        self.built = True
+
+    def call(self, x):
+        return ops.matmul(x, self.kernel * self.scale) + self.bias
+
+
+class EqualizedConv2D(keras.layers.Layer):
+    """Stride-1 'same' convolution with the equalized learning-rate scale (NHWC)."""
+
+    def __init__(
+        self, in_channels: int, filters: int, kernel_size: int = 3, gain: float = HE_GAIN, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.kernel = self.add_weight(
+            shape=(kernel_size, kernel_size, in_channels, filters),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0), name="kernel",
+        )
+        self.bias = self.add_weight(shape=(filters,), initializer="zeros", name="bias")
+        self.built = True
+
+    def call(self, x):
+        y = ops.conv(x, self.kernel * self.scale, strides=1, padding="same")
+        return y + self.bias
+
+
+def pixel_norm(x, epsilon: float = 1e-8):
+    """Scale each pixel's feature vector to unit mean square (keeps G's magnitudes in check)."""
+    return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + epsilon)
+
+
+def leaky_relu(x, slope: float = 0.2):
+    return ops.leaky_relu(x, negative_slope=slope)
+
+
+def upsample2x(x):
+    """Nearest-neighbour doubling of height and width."""
+    return ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
+
+
+def downsample2x(x):
+    """2×2 average pooling."""
+    return ops.average_pool(x, pool_size=2, strides=2, padding="valid")
+
+
+def fade(old, new, alpha):
+    """Blend from ``old`` (alpha 0) to ``new`` (alpha 1)."""
+    return old + (new - old) * ops.cast(alpha, new.dtype)
+
+
+def minibatch_stddev(x, group_size: int = 4, epsilon: float = 1e-8):
+    """Append one channel: the feature stddev across a group of images, averaged, per group.
+
+    Groups are runs of consecutive images (not strided as in the official code), so a batch split
+    across replicas in contiguous slices forms exactly the same groups as on one device. A batch
+    that is not a multiple of ``group_size`` uses the largest divisor of it that is smaller.
+    """
+    batch = x.shape[0]
+    if batch is None:
+        raise ValueError("minibatch_stddev needs a static batch size")
+    group = min(group_size, batch)
+    while batch % group:
+        group -= 1
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    grouped = ops.reshape(x, (batch // group, group, height, width, channels))
+    grouped = ops.cast(grouped, "float32")
+    variance = ops.mean(ops.square(grouped - ops.mean(grouped, axis=1, keepdims=True)), axis=1)
+    stddev = ops.mean(ops.sqrt(variance + epsilon), axis=(1, 2, 3))
+    per_image = ops.repeat(stddev, group, axis=0)
+    feature = ops.broadcast_to(ops.reshape(per_image, (batch, 1, 1, 1)), (batch, height, width, 1))
+    return ops.concatenate([x, ops.cast(feature, x.dtype)], axis=-1)

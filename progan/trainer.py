@@ -1,0 +1,418 @@
+"""Progressive training: the phase schedule, one WGAN-GP step, EMA, checkpoints and resume.
+
+A run is a list of phases (stage 0 stabilize; then for every further stage a fade-in and a
+stabilize phase). Its position is three counters — phase, images shown in the phase, images
+shown in all — saved in every checkpoint; alpha and every random draw are functions of them, so
+``--resume`` continues the same stream, mid fade-in included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+from tqdm import tqdm
+
+from config import DATA_ROOT, TrainConfig
+from progan import export
+from progan.data import BatchSpec, build_cache, open_source, step_dataset
+from progan.discriminator import Discriminator
+from progan.errors import ProganError
+from progan.generator import Generator
+from progan.latent import seed_latents
+from progan.layers import downsample2x, fade, upsample2x
+from progan.losses import critic_loss, generator_loss, gradient_norms
+from progan.resolution import Shape, format_res, stage_index, stage_shapes
+
+log = logging.getLogger(__name__)
+
+CONFIG_JSON = "config.json"
+METRICS_JSONL = "metrics.jsonl"
+
+
+class TrainingDiverged(ProganError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    stage: int
+    fading: bool
+    images: int
+
+    @property
+    def name(self) -> str:
+        return "fade-in" if self.fading else "stabilize"
+
+
+def plan_phases(num_stages: int, phase_images: int) -> list[Phase]:
+    phases = [Phase(0, False, phase_images)]
+    for stage in range(1, num_stages):
+        phases += [Phase(stage, True, phase_images), Phase(stage, False, phase_images)]
+    return phases
+
+
+def alpha_at(phase: Phase, images_in_phase: int) -> float:
+    """Linear from 0 to 1 over a fade-in phase; 1 when stabilizing."""
+    if not phase.fading:
+        return 1.0
+    return min(1.0, images_in_phase / phase.images)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``mirrored`` uses every GPU, or every logical CPU device when there is no GPU."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ProganError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
+
+
+def config_to_json(cfg: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: TrainConfig, run: Path) -> None:
+    tmp = run / (CONFIG_JSON + ".tmp")
+    tmp.write_text(json.dumps(config_to_json(cfg), indent=2) + "\n")
+    tmp.replace(run / CONFIG_JSON)
+
+
+class Trainer:
+    """Owns the models, optimizers and counters of one run folder."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(cfg.out)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self._check_run_folder()
+        self.net = cfg.network
+        self.num_stages = stage_index(self.net.base, cfg.max_res) + 1
+        if self.num_stages > self.net.max_stages:
+            raise ProganError(
+                f"{format_res(cfg.max_res)} needs {self.num_stages} stages; the channel table has "
+                f"{self.net.max_stages}"
+            )
+        self.shapes: list[Shape] = stage_shapes(self.net.base, self.num_stages)
+        self.strategy = make_strategy(cfg.strategy)
+        self.source = open_source(cfg.data, DATA_ROOT)
+        self.cache = build_cache(self.source, self.shapes, DATA_ROOT / "cache")
+        self._check_data()
+        self.phases = plan_phases(self.num_stages, self._phase_images())
+        self._build_models()
+        self.stop_signal: int | None = None
+        self.last_losses: dict[str, float] = {}
+
+    # ----------------------------------------------------------------- set-up
+    def _check_run_folder(self) -> None:
+        has_checkpoint = tf.train.latest_checkpoint(str(self.ckpt_dir)) is not None
+        if self.cfg.resume and not has_checkpoint:
+            raise ProganError(f"nothing to resume in {self.run_dir}: it has no checkpoint")
+        if not self.cfg.resume and has_checkpoint:
+            raise ProganError(
+                f"{self.run_dir} already holds a run; add --resume to continue it or pick another --out"
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _check_data(self) -> None:
+        count = len(self.cache)
+        largest = max(self.cfg.schedule.batch_sizes[: self.num_stages])
+        if count < largest:
+            raise ProganError(
+                f"{self.source.name} has {count} readable images, fewer than one batch ({largest});"
+                " add images or lower the batch size"
+            )
+        if self.cache.skipped:
+            log.warning("%s: %d unreadable files skipped", self.source.name, self.cache.skipped)
+
+    def _phase_images(self) -> int:
+        schedule = self.cfg.schedule
+        if schedule.epochs_per_res is not None:
+            return max(1, round(schedule.epochs_per_res * len(self.cache) / 2))
+        return max(1, round(schedule.kimg_per_phase * 1000))
+
+    def _build_models(self) -> None:
+        policy = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+        if self.cfg.mixed_precision not in policy:
+            raise ProganError("--mixed-precision must be off, bf16 or fp16")
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy[self.cfg.mixed_precision])
+        try:
+            with self.strategy.scope():
+                keras.utils.set_random_seed(self.cfg.seed)
+                self.G = Generator(self.net, self.num_stages, name="generator")
+                self.D = Discriminator(self.net, self.num_stages, name="discriminator")
+                self.G_ema = Generator(self.net, self.num_stages, name="generator_ema")
+                for ema, live in zip(self.G_ema.weights, self.G.weights, strict=True):
+                    ema.assign(live)
+                self.phase_index = tf.Variable(0, dtype=tf.int64, trainable=False)
+                self.phase_shown = tf.Variable(0, dtype=tf.int64, trainable=False)
+                self.images_shown = tf.Variable(0, dtype=tf.int64, trainable=False)
+                self.alpha = tf.Variable(0.0, dtype=tf.float32, trainable=False)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        self.models_checkpoint = tf.train.Checkpoint(
+            generator=self.G, discriminator=self.D, generator_ema=self.G_ema,
+            phase=self.phase_index, phase_images=self.phase_shown,
+            images_shown=self.images_shown, alpha=self.alpha,
+        )
+
+    def _new_optimizers(self, phase: Phase) -> None:
+        """Fresh Adam state for each phase, as the official code resets it at every lod change."""
+        opt = self.cfg.optimizer
+        with self.strategy.scope():
+            self.g_opt, self.d_opt = (
+                self._wrap(keras.optimizers.Adam(
+                    learning_rate=opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
+                    epsilon=opt.epsilon,
+                ))
+                for _ in range(2)
+            )
+            self.g_opt.build(self.G.stage_variables(phase.stage, phase.fading))
+            self.d_opt.build(self.D.stage_variables(phase.stage, phase.fading))
+        self.optimizers_checkpoint = tf.train.Checkpoint(g_opt=self.g_opt, d_opt=self.d_opt)
+        checkpoint = tf.train.Checkpoint(models=self.models_checkpoint,
+                                         optimizers=self.optimizers_checkpoint)
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, str(self.ckpt_dir), max_to_keep=self.cfg.keep_checkpoints
+        )
+
+    def _wrap(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+        if self.cfg.mixed_precision == "fp16":
+            return keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    # ----------------------------------------------------------------- the step
+    def _make_step(self, phase: Phase, batch_size: int):
+        """One training step: ``n_critic`` critic updates, one generator update, the EMA."""
+        G, D, strategy = self.G, self.D, self.strategy
+        stage, fading, loss_cfg = phase.stage, phase.fading, self.cfg.loss
+        g_vars = G.stage_variables(stage, fading)
+        d_vars = D.stage_variables(stage, fading)
+        ema_pairs = list(zip(self.G_ema.stage_variables(stage, fading), g_vars, strict=True))
+        beta = self.cfg.schedule.ema_beta
+        g_opt, d_opt = self.g_opt, self.d_opt
+
+        def mean(per_example):
+            return tf.nn.compute_average_loss(per_example, global_batch_size=batch_size)
+
+        def scaled(optimizer, loss):
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                return optimizer.scale_loss(loss)
+            return loss
+
+        def replica_step(batch, alpha):
+            def critic(images):
+                return D(images, stage=stage, alpha=alpha, fading=fading)
+
+            def generate(z):
+                return G(z, stage=stage, alpha=alpha, fading=fading)
+
+            reals_all = tf.cast(batch["reals"], tf.float32) / 127.5 - 1.0
+            for i in range(self.cfg.schedule.n_critic):
+                reals = reals_all[:, i]
+                if fading:  # the reals fade in exactly like G's output
+                    reals = fade(upsample2x(downsample2x(reals)), reals, alpha)
+                fakes = generate(batch["z_critic"][:, i])
+                mix = batch["gp_mix"][:, i, None, None, None]
+                with tf.GradientTape() as tape:
+                    norms = gradient_norms(critic, reals, fakes, mix)
+                    terms = critic_loss(critic(reals), critic(fakes), norms, loss_cfg)
+                    d_loss = mean(terms["loss"])
+                grads = tape.gradient(scaled(d_opt, d_loss), d_vars)
+                d_opt.apply_gradients(zip(grads, d_vars))
+            with tf.GradientTape() as tape:
+                g_loss = mean(generator_loss(critic(generate(batch["z_gen"]))))
+            grads = tape.gradient(scaled(g_opt, g_loss), g_vars)
+            g_opt.apply_gradients(zip(grads, g_vars))
+            return {
+                "d_loss": d_loss, "g_loss": g_loss, "gp": mean(terms["gp"]),
+                "wasserstein": mean(terms["wasserstein"]), "drift": mean(terms["drift"]),
+            }
+
+        @tf.function(jit_compile=self.cfg.jit)
+        def step(batch, alpha):
+            per_replica = strategy.run(replica_step, args=(batch, alpha))
+            for ema, live in ema_pairs:
+                ema.assign(live + beta * (ema - live))
+            return {
+                k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()
+            }
+
+        return step
+
+    # ----------------------------------------------------------------- the loop
+    def restore(self) -> None:
+        """Load the latest checkpoint: models and counters, and Adam state when mid-phase."""
+        path = tf.train.latest_checkpoint(str(self.ckpt_dir))
+        tf.train.Checkpoint(models=self.models_checkpoint).restore(path).expect_partial()
+        index = int(self.phase_index.numpy())
+        if index < len(self.phases):
+            self._new_optimizers(self.phases[index])
+            if int(self.phase_shown.numpy()) > 0:
+                tf.train.Checkpoint(optimizers=self.optimizers_checkpoint).restore(
+                    path
+                ).expect_partial()
+        log.info("resumed %s at %s, %d images shown", self.run_dir, path,
+                 int(self.images_shown.numpy()))
+
+    def save(self) -> str:
+        return self.manager.save(checkpoint_number=int(self.images_shown.numpy()))
+
+    def train(self) -> Path:
+        """Run every remaining phase; returns the export folder."""
+        save_config(self.cfg, self.run_dir)
+        if self.cfg.resume:
+            self.restore()
+        else:
+            self._new_optimizers(self.phases[0])
+            self.save()
+        writer = tf.summary.create_file_writer(str(self.run_dir / "tb"))
+        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while int(self.phase_index.numpy()) < len(self.phases):
+                index = int(self.phase_index.numpy())
+                with writer.as_default():
+                    finished = self._run_phase(self.phases[index])
+                if not finished:
+                    path = self.save()
+                    raise KeyboardInterrupt(f"stopped; saved {path}")
+                self._end_phase(index)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            writer.close()
+        return self.run_dir / "export"
+
+    def _request_stop(self, signum: int, _frame) -> None:
+        self.stop_signal = signum
+
+    def _run_phase(self, phase: Phase) -> bool:
+        """Train ``phase`` to its end; False when a stop was requested first (after a save)."""
+        cfg = self.cfg
+        batch_size = cfg.schedule.batch_sizes[phase.stage]
+        per_step = batch_size * cfg.schedule.n_critic
+        shown = int(self.phase_shown.numpy())
+        steps = math.ceil(max(0, phase.images - shown) / per_step)
+        shape = self.shapes[phase.stage]
+        spec = BatchSpec(
+            images=self.cache.arrays[shape], batch_size=batch_size,
+            n_critic=cfg.schedule.n_critic, latent_dim=self.net.latent_dim, seed=cfg.seed,
+            flip=cfg.flip,
+        )
+        start = int(self.images_shown.numpy())
+        dataset = self.strategy.distribute_datasets_from_function(
+            lambda context: step_dataset(spec, start, steps, context)
+        )
+        step = self._make_step(phase, batch_size)
+        bar = tqdm(
+            total=phase.images, initial=min(shown, phase.images), unit="img", unit_scale=True,
+            desc=f"{format_res(shape)} {phase.name}", dynamic_ncols=True, file=sys.stderr,
+            mininterval=1.0 if sys.stderr.isatty() else 60.0,
+        )
+        last_save, last_log, logged_images = time.monotonic(), time.monotonic(), shown
+        try:
+            for k, batch in enumerate(dataset, start=1):
+                alpha = alpha_at(phase, shown)
+                metrics = step(batch, tf.constant(alpha, tf.float32))
+                shown += per_step
+                self.phase_shown.assign(shown)
+                self.images_shown.assign_add(per_step)
+                self.alpha.assign(alpha_at(phase, shown))
+                bar.update(min(shown, phase.images) - bar.n)
+                if k % cfg.log_every_steps == 0 or k == steps:
+                    values = {name: float(v) for name, v in metrics.items()}
+                    self._check_finite(values)
+                    now = time.monotonic()
+                    rate = (shown - logged_images) / max(now - last_log, 1e-9)
+                    last_log, logged_images = now, shown
+                    self._log_scalars(phase, values, rate)
+                    bar.set_postfix(alpha=f"{alpha_at(phase, shown):.3f}", d=f"{values['d_loss']:.3f}",
+                                    g=f"{values['g_loss']:.3f}", refresh=False)
+                    self.last_losses = values
+                if self.stop_signal is not None:
+                    return False
+                if time.monotonic() - last_save > cfg.save_every_min * 60:
+                    self.save()
+                    last_save = time.monotonic()
+        finally:
+            bar.close()
+        return self.stop_signal is None
+
+    def _check_finite(self, values: dict[str, float]) -> None:
+        bad = [name for name, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"{', '.join(bad)} became NaN/Inf at {int(self.images_shown.numpy())} images; "
+                f"the last good checkpoint in {self.ckpt_dir} is kept (lower the learning rate "
+                "or resume from it)"
+            )
+
+    def _log_scalars(self, phase: Phase, values: dict[str, float], rate: float) -> None:
+        step = int(self.images_shown.numpy())
+        for name, value in values.items():
+            tf.summary.scalar(f"loss/{name}", value, step=step)
+        tf.summary.scalar("progress/alpha", float(self.alpha.numpy()), step=step)
+        tf.summary.scalar("progress/stage", phase.stage, step=step)
+        tf.summary.scalar("progress/images_per_s", rate, step=step)
+
+    def _end_phase(self, index: int) -> None:
+        """Sample grid, export and metrics line for the finished phase; then the next phase."""
+        phase = self.phases[index]
+        kimg = int(self.images_shown.numpy()) / 1000
+        grid = self.sample_grid(phase.stage)
+        samples = self.run_dir / "samples"
+        samples.mkdir(exist_ok=True)
+        name = f"{kimg:08.1f}kimg-{format_res(self.shapes[phase.stage])}-{phase.name}.png"
+        Image.fromarray(grid).save(samples / name)
+        self.write_export(phase.stage + 1)
+        record = {"kimg": kimg, "phase": index, "stage": phase.stage,
+                  "res": format_res(self.shapes[phase.stage]), "name": phase.name,
+                  "time": time.time(), **self.last_losses}
+        with open(self.run_dir / METRICS_JSONL, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.phase_index.assign(index + 1)
+        self.phase_shown.assign(0)
+        if index + 1 < len(self.phases):
+            self._new_optimizers(self.phases[index + 1])
+            self.alpha.assign(alpha_at(self.phases[index + 1], 0))
+        self.save()
+        log.info("phase %d done at %.1f kimg: %s", index, kimg, samples / name)
+
+    def sample_grid(self, stage: int) -> np.ndarray:
+        """The EMA generator on fixed seeds 0.., tiled, enlarged to at least 96 px high."""
+        rows, cols = self.cfg.grid_size
+        z = seed_latents(list(range(rows * cols)), self.net.latent_dim)
+        images = self.G_ema(z, stage=stage)
+        images = np.clip(np.asarray(images, np.float32) * 127.5 + 128.0, 0, 255).astype(np.uint8)
+        scale = max(1, 96 // images.shape[1])
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+        n, h, w, c = images.shape
+        return images.reshape(rows, cols, h, w, c).swapaxes(1, 2).reshape(rows * h, cols * w, c)
+
+    def write_export(self, stages: int) -> Path:
+        info = {
+            "dataset": self.source.name,
+            "images_shown": int(self.images_shown.numpy()),
+            "preset": self.cfg.preset,
+            "command": self.cfg.command,
+            "seed": self.cfg.seed,
+        }
+        return export.write_export(self.run_dir / "export", self.G_ema, stages, info)

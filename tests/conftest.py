@@ -1,0 +1,45 @@
+"""Shared by every test: one TensorFlow import, two logical CPU devices, small fixtures.
+
+Splitting the CPU into two logical devices must happen before TensorFlow touches a device, so it
+is done here at import time; single-device code simply uses the first one.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+
+def write_image_folder(folder: Path, count: int, size: tuple[int, int] = (64, 40)) -> Path:
+    """``count`` RGB PNGs of a bright blob on grey, plus one greyscale and one corrupt file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    width, height = size
+    for i in range(count):
+        image = np.full((height, width, 3), 90, np.uint8) + rng.integers(0, 20, (height, width, 3),
+                                                                         dtype=np.uint8)
+        top, left = rng.integers(0, height // 2), rng.integers(0, width // 2)
+        image[top : top + height // 2, left : left + width // 2] = rng.integers(150, 255, 3)
+        Image.fromarray(image).save(folder / f"img{i:03d}.png")
+    grey = rng.integers(0, 255, (height, width), dtype=np.uint8)
+    Image.fromarray(grey, mode="L").save(folder / "grey.png")
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    return write_image_folder(tmp_path_factory.mktemp("images"), 30)
