@@ -85,9 +85,7 @@ PRESETS: dict[str, Preset] = {
         network=NetworkConfig(
             base=(3, 5), latent_dim=128, channels=(128, 128, 128, 64, 32, 16, 16, 16, 16)
         ),
-        schedule=ScheduleConfig(
-            kimg_per_phase=20.0, batch_sizes=(64, 64, 32, 32, 16, 16, 8, 4, 4)
-        ),
+        schedule=ScheduleConfig(kimg_per_phase=20.0, batch_sizes=(64, 64, 32, 32, 16, 16, 8, 4, 4)),
     ),
 }
 
@@ -98,6 +96,8 @@ class TrainConfig:
 
     out: str
     data: str = "laundry"
+    # Where named data sets are generated and per-stage caches are kept.
+    data_root: str = str(DATA_ROOT)
     preset: str = "cpu"
     network: NetworkConfig = field(default_factory=lambda: PRESETS["cpu"].network)
     schedule: ScheduleConfig = field(default_factory=lambda: PRESETS["cpu"].schedule)

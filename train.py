@@ -33,30 +33,48 @@ DEFAULT_OUT = Path.home() / "runs" / "laundry"
 
 def build_parser() -> Parser:
     p = Parser(prog="train.py", description=__doc__.splitlines()[0])
-    p.add_argument("--data", help="image folder, or laundry, laundry-recolored, cifar10:CLASS, "
-                   "stl10:CLASS (default laundry)")
+    p.add_argument(
+        "--data",
+        help="image folder, or laundry, laundry-recolored, cifar10:CLASS, "
+        "stl10:CLASS (default laundry)",
+    )
     p.add_argument("--out", help=f"run folder (default {DEFAULT_OUT})")
+    p.add_argument("--data-root", help="where named data sets and caches live (default data/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--preset", choices=sorted(PRESETS), help="network and schedule (default cpu)")
     p.add_argument("--max-res", help="last stage, WIDTHxHEIGHT (default 80x48)")
     p.add_argument("--base", help="first stage, WIDTHxHEIGHT (default: halve --max-res)")
     p.add_argument("--kimg-per-phase", type=float, help="thousands of images per phase")
-    p.add_argument("--epochs-per-res", type=float,
-                   help="epochs of the data per stage (fade-in + stabilize), instead of kimg")
+    p.add_argument(
+        "--epochs-per-res",
+        type=float,
+        help="epochs of the data per stage (fade-in + stabilize), instead of kimg",
+    )
     p.add_argument("--batch-sizes", help="comma-separated global batch per stage, e.g. 64,64,32")
     p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 1)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--no-flip", dest="flip", action="store_false", default=None,
-                   help="no horizontal-flip augmentation")
+    p.add_argument(
+        "--no-flip",
+        dest="flip",
+        action="store_false",
+        default=None,
+        help="no horizontal-flip augmentation",
+    )
     p.add_argument("--seed", type=int, help="seed of weights, data order and latents")
     p.add_argument("--save-every-min", type=float, help="minutes between checkpoints (default 10)")
     p.add_argument("--keep", type=int, dest="keep_checkpoints", help="checkpoints kept (default 3)")
     p.add_argument("--log-every", type=int, dest="log_every_steps", help="steps between logs")
     p.add_argument("--jit", action="store_true", default=None, help="compile the step with XLA")
-    p.add_argument("--mixed-precision", choices=["off", "bf16", "fp16"],
-                   help="bf16 (CPUs with AVX512_BF16, TPUs, recent GPUs) or fp16 (GPUs)")
-    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"],
-                   help="tf.distribute strategy (mirrored: all GPUs; multiworker: TF_CONFIG)")
+    p.add_argument(
+        "--mixed-precision",
+        choices=["off", "bf16", "fp16"],
+        help="bf16 (CPUs with AVX512_BF16, TPUs, recent GPUs) or fp16 (GPUs)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multiworker"],
+        help="tf.distribute strategy (mirrored: all GPUs; multiworker: TF_CONFIG)",
+    )
     return p
 
 
@@ -65,15 +83,31 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     if args.resume:
         saved = out / "config.json"
         if not saved.is_file():
-            raise ProganError(f"nothing to resume in {out}: no config.json (train without --resume)")
+            raise ProganError(
+                f"nothing to resume in {out}: no config.json (train without --resume)"
+            )
         cfg = load_config(saved)
     else:
         preset = PRESETS[args.preset or "cpu"]
-        cfg = TrainConfig(out=str(out), preset=args.preset or "cpu", network=preset.network,
-                          schedule=preset.schedule)
+        cfg = TrainConfig(
+            out=str(out),
+            preset=args.preset or "cpu",
+            network=preset.network,
+            schedule=preset.schedule,
+        )
     changes = {}
-    for name in ("data", "seed", "save_every_min", "keep_checkpoints", "log_every_steps",
-                 "mixed_precision", "strategy", "flip", "jit"):
+    for name in (
+        "data",
+        "data_root",
+        "seed",
+        "save_every_min",
+        "keep_checkpoints",
+        "log_every_steps",
+        "mixed_precision",
+        "strategy",
+        "flip",
+        "jit",
+    ):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
@@ -102,8 +136,12 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         optimizer = dataclasses.replace(optimizer, learning_rate=args.lr)
     command = " ".join(shlex.quote(a) for a in ["python", "train.py", *argv])
     return dataclasses.replace(
-        cfg, **changes, resume=args.resume, network=cfg.network.with_base(base),
-        schedule=dataclasses.replace(cfg.schedule, **schedule), optimizer=optimizer,
+        cfg,
+        **changes,
+        resume=args.resume,
+        network=cfg.network.with_base(base),
+        schedule=dataclasses.replace(cfg.schedule, **schedule),
+        optimizer=optimizer,
         command=command if not args.resume else f"{cfg.command}; {command}",
     )
 
@@ -116,7 +154,7 @@ def parse_batch_sizes(text: str, defaults: tuple[int, ...]) -> tuple[int, ...]:
         raise ProganError(f"--batch-sizes {text!r} must be comma-separated integers") from None
     if not given or min(given) < 1:
         raise ProganError("--batch-sizes needs positive integers, e.g. 64,64,32")
-    return tuple(given) + tuple(defaults[len(given):])
+    return tuple(given) + tuple(defaults[len(given) :])
 
 
 def load_config(path: Path) -> TrainConfig:
@@ -125,11 +163,16 @@ def load_config(path: Path) -> TrainConfig:
     network = data.pop("network")
     schedule = data.pop("schedule")
     return TrainConfig(
-        **data | {"max_res": tuple(data["max_res"]), "grid_size": tuple(data["grid_size"]),
-                  "loss": LossConfig(**data["loss"]),
-                  "optimizer": OptimizerConfig(**data["optimizer"])},
-        network=NetworkConfig(**network | {"base": tuple(network["base"]),
-                                           "channels": tuple(network["channels"])}),
+        **data
+        | {
+            "max_res": tuple(data["max_res"]),
+            "grid_size": tuple(data["grid_size"]),
+            "loss": LossConfig(**data["loss"]),
+            "optimizer": OptimizerConfig(**data["optimizer"]),
+        },
+        network=NetworkConfig(
+            **network | {"base": tuple(network["base"]), "channels": tuple(network["channels"])}
+        ),
         schedule=ScheduleConfig(**schedule | {"batch_sizes": tuple(schedule["batch_sizes"])}),
     )
 
@@ -143,9 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from progan.trainer import Trainer
 
     trainer = Trainer(cfg)
-    print(f"training {trainer.source.name} ({len(trainer.cache)} images) up to "
-          f"{format_res(cfg.max_res)} from {format_res(cfg.network.base)} in {cfg.out}",
-          file=sys.stderr)
+    print(
+        f"training {trainer.source.name} ({len(trainer.cache)} images) up to "
+        f"{format_res(cfg.max_res)} from {format_res(cfg.network.base)} in {cfg.out}",
+        file=sys.stderr,
+    )
     try:
         export = trainer.train()
     except KeyboardInterrupt as stop:

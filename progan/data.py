@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from progan.errors import ProganError
 from progan.resolution import Shape, format_res
-from progan.sources import ArraySource, FolderSource, ImageSource
+from progan.sources import FolderSource, ImageSource
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,12 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
         count += 1
     skipped = capacity - count
     if skipped:
-        log.warning("%d of %d images in %s could not be read and were skipped",
-                    skipped, capacity, source.name)
+        log.warning(
+            "%d of %d images in %s could not be read and were skipped",
+            skipped,
+            capacity,
+            source.name,
+        )
     if count == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ProganError(f"no readable images in {source.name}")
@@ -140,8 +144,14 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
         level.flush()
         above = level
     (tmp / "meta.json").write_text(
-        json.dumps({"source": source.name, "count": count, "skipped": skipped,
-                    "stages": [format_res(s) for s in stages]})
+        json.dumps(
+            {
+                "source": source.name,
+                "count": count,
+                "skipped": skipped,
+                "stages": [format_res(s) for s in stages],
+            }
+        )
     )
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
@@ -213,7 +223,9 @@ def step_dataset(
         step, slot = divmod(int(element), local)
         batch = global_batch(spec, start + step * per_step)
         lo = (pipeline * local + slot) * per_replica
-        return tuple(batch[k][lo : lo + per_replica] for k in ("reals", "z_critic", "gp_mix", "z_gen"))
+        return tuple(
+            batch[k][lo : lo + per_replica] for k in ("reals", "z_critic", "gp_mix", "z_gen")
+        )
 
     def to_tensors(element):
         reals, z_critic, gp_mix, z_gen = tf.numpy_function(
@@ -225,6 +237,7 @@ def step_dataset(
         z_gen.set_shape([per_replica, spec.latent_dim])
         return {"reals": reals, "z_critic": z_critic, "gp_mix": gp_mix, "z_gen": z_gen}
 
-    dataset = tf.data.Dataset.range(steps * local).map(to_tensors, num_parallel_calls=2,
-                                                        deterministic=True)
+    dataset = tf.data.Dataset.range(steps * local).map(
+        to_tensors, num_parallel_calls=2, deterministic=True
+    )
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -184,10 +184,10 @@ class Generator:
 
         @tf.function(input_signature=[tf.TensorSpec([None, self.latent_dim], tf.float32)])
         def render(latents):
-            images = tf.cast(self.network(latents, stage=top), tf.float32)
+            images = tf.clip_by_value(tf.cast(self.network(latents, stage=top), tf.float32), -1, 1)
             if factor > 1:
                 images = tf.nn.avg_pool2d(images, factor, factor, "VALID")
-            return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
+            return tf.cast(images * 127.5 + 128.0, tf.uint8)
 
         return render
 

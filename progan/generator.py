@@ -52,7 +52,9 @@ class GeneratorStem(keras.layers.Layer):
         channels = net.channels[0]
         positions = net.base[0] * net.base[1]
         self.dense = EqualizedDense(
-            net.latent_dim, positions * channels, gain=HE_GAIN / math.sqrt(positions),
+            net.latent_dim,
+            positions * channels,
+            gain=HE_GAIN / math.sqrt(positions),
             name=f"{self.name}_dense",
         )
         self.conv = EqualizedConv2D(channels, channels, 3, name=f"{self.name}_conv")

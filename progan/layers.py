@@ -22,7 +22,8 @@ class EqualizedDense(keras.layers.Layer):
         super().__init__(**kwargs)
         self.scale = gain / math.sqrt(in_features)
         self.kernel = self.add_weight(
-            shape=(in_features, units), initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            shape=(in_features, units),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
             name="kernel",
         )
         self.bias = self.add_weight(shape=(units,), initializer="zeros", name="bias")
@@ -42,7 +43,8 @@ class EqualizedConv2D(keras.layers.Layer):
         self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
         self.kernel = self.add_weight(
             shape=(kernel_size, kernel_size, in_channels, filters),
-            initializer=keras.initializers.RandomNormal(0.0, 1.0), name="kernel",
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            name="kernel",
         )
         self.bias = self.add_weight(shape=(filters,), initializer="zeros", name="bias")
         self.built = True

@@ -48,7 +48,9 @@ class FolderSource:
     def __init__(self, root: str | Path, name: str | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise ProganError(f"data folder {self.root} does not exist; pass --data DIR with images")
+            raise ProganError(
+                f"data folder {self.root} does not exist; pass --data DIR with images"
+            )
         self.files = sorted(
             p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         )
@@ -66,7 +68,9 @@ class FolderSource:
         digest = hashlib.sha1()
         for path in self.files:
             stat = path.stat()
-            digest.update(f"{path.relative_to(self.root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+            digest.update(
+                f"{path.relative_to(self.root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+            )
         return digest.hexdigest()[:16]
 
     def images(self) -> Iterator[np.ndarray]:
@@ -89,7 +93,9 @@ class ArraySource:
 
     def __init__(self, name: str, array: np.ndarray) -> None:
         if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
-            raise ProganError(f"source {name}: expected N×H×W×3 uint8 images, got {array.shape} {array.dtype}")
+            raise ProganError(
+                f"source {name}: expected N×H×W×3 uint8 images, got {array.shape} {array.dtype}"
+            )
         self.name = name
         self.array = array
         self.skipped: list[Path] = []

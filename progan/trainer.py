@@ -25,7 +25,7 @@ import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
-from config import DATA_ROOT, TrainConfig
+from config import TrainConfig
 from progan import export
 from progan.data import BatchSpec, build_cache, open_source, step_dataset
 from progan.discriminator import Discriminator
@@ -94,6 +94,15 @@ def save_config(cfg: TrainConfig, run: Path) -> None:
     tmp.replace(run / CONFIG_JSON)
 
 
+def by_path(model: keras.Model) -> dict[str, tf.Variable]:
+    """A model's variables keyed by their (unique) layer paths.
+
+    Keras 3 models do not expose layers kept in Python lists to ``tf.train.Checkpoint``, so the
+    checkpoint names every variable explicitly instead of relying on object tracking.
+    """
+    return {v.path.replace("/", "."): v for v in model.weights}
+
+
 class Trainer:
     """Owns the models, optimizers and counters of one run folder."""
 
@@ -111,13 +120,18 @@ class Trainer:
             )
         self.shapes: list[Shape] = stage_shapes(self.net.base, self.num_stages)
         self.strategy = make_strategy(cfg.strategy)
-        self.source = open_source(cfg.data, DATA_ROOT)
-        self.cache = build_cache(self.source, self.shapes, DATA_ROOT / "cache")
+        data_root = Path(cfg.data_root)
+        self.source = open_source(cfg.data, data_root)
+        self.cache = build_cache(self.source, self.shapes, data_root / "cache")
         self._check_data()
         self.phases = plan_phases(self.num_stages, self._phase_images())
         self._build_models()
         self.stop_signal: int | None = None
         self.last_losses: dict[str, float] = {}
+        if cfg.resume:
+            self.restore()
+        else:
+            self._new_optimizers(self.phases[0])
 
     # ----------------------------------------------------------------- set-up
     def _check_run_folder(self) -> None:
@@ -126,7 +140,8 @@ class Trainer:
             raise ProganError(f"nothing to resume in {self.run_dir}: it has no checkpoint")
         if not self.cfg.resume and has_checkpoint:
             raise ProganError(
-                f"{self.run_dir} already holds a run; add --resume to continue it or pick another --out"
+                f"{self.run_dir} already holds a run; add --resume to continue it "
+                "or pick another --out"
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -168,9 +183,13 @@ class Trainer:
         finally:
             keras.config.set_dtype_policy(previous)
         self.models_checkpoint = tf.train.Checkpoint(
-            generator=self.G, discriminator=self.D, generator_ema=self.G_ema,
-            phase=self.phase_index, phase_images=self.phase_shown,
-            images_shown=self.images_shown, alpha=self.alpha,
+            generator=by_path(self.G),
+            discriminator=by_path(self.D),
+            generator_ema=by_path(self.G_ema),
+            phase=self.phase_index,
+            phase_images=self.phase_shown,
+            images_shown=self.images_shown,
+            alpha=self.alpha,
         )
 
     def _new_optimizers(self, phase: Phase) -> None:
@@ -178,17 +197,22 @@ class Trainer:
         opt = self.cfg.optimizer
         with self.strategy.scope():
             self.g_opt, self.d_opt = (
-                self._wrap(keras.optimizers.Adam(
-                    learning_rate=opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
-                    epsilon=opt.epsilon,
-                ))
+                self._wrap(
+                    keras.optimizers.Adam(
+                        learning_rate=opt.learning_rate,
+                        beta_1=opt.beta_1,
+                        beta_2=opt.beta_2,
+                        epsilon=opt.epsilon,
+                    )
+                )
                 for _ in range(2)
             )
             self.g_opt.build(self.G.stage_variables(phase.stage, phase.fading))
             self.d_opt.build(self.D.stage_variables(phase.stage, phase.fading))
         self.optimizers_checkpoint = tf.train.Checkpoint(g_opt=self.g_opt, d_opt=self.d_opt)
-        checkpoint = tf.train.Checkpoint(models=self.models_checkpoint,
-                                         optimizers=self.optimizers_checkpoint)
+        checkpoint = tf.train.Checkpoint(
+            models=self.models_checkpoint, optimizers=self.optimizers_checkpoint
+        )
         self.manager = tf.train.CheckpointManager(
             checkpoint, str(self.ckpt_dir), max_to_keep=self.cfg.keep_checkpoints
         )
@@ -236,14 +260,17 @@ class Trainer:
                     terms = critic_loss(critic(reals), critic(fakes), norms, loss_cfg)
                     d_loss = mean(terms["loss"])
                 grads = tape.gradient(scaled(d_opt, d_loss), d_vars)
-                d_opt.apply_gradients(zip(grads, d_vars))
+                d_opt.apply_gradients(zip(grads, d_vars, strict=True))
             with tf.GradientTape() as tape:
                 g_loss = mean(generator_loss(critic(generate(batch["z_gen"]))))
             grads = tape.gradient(scaled(g_opt, g_loss), g_vars)
-            g_opt.apply_gradients(zip(grads, g_vars))
+            g_opt.apply_gradients(zip(grads, g_vars, strict=True))
             return {
-                "d_loss": d_loss, "g_loss": g_loss, "gp": mean(terms["gp"]),
-                "wasserstein": mean(terms["wasserstein"]), "drift": mean(terms["drift"]),
+                "d_loss": d_loss,
+                "g_loss": g_loss,
+                "gp": mean(terms["gp"]),
+                "wasserstein": mean(terms["wasserstein"]),
+                "drift": mean(terms["drift"]),
             }
 
         @tf.function(jit_compile=self.cfg.jit)
@@ -270,8 +297,9 @@ class Trainer:
                 tf.train.Checkpoint(optimizers=self.optimizers_checkpoint).restore(
                     path
                 ).expect_partial()
-        log.info("resumed %s at %s, %d images shown", self.run_dir, path,
-                 int(self.images_shown.numpy()))
+        log.info(
+            "resumed %s at %s, %d images shown", self.run_dir, path, int(self.images_shown.numpy())
+        )
 
     def save(self) -> str:
         return self.manager.save(checkpoint_number=int(self.images_shown.numpy()))
@@ -279,13 +307,12 @@ class Trainer:
     def train(self) -> Path:
         """Run every remaining phase; returns the export folder."""
         save_config(self.cfg, self.run_dir)
-        if self.cfg.resume:
-            self.restore()
-        else:
-            self._new_optimizers(self.phases[0])
+        if not self.cfg.resume:
             self.save()
         writer = tf.summary.create_file_writer(str(self.run_dir / "tb"))
-        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             while int(self.phase_index.numpy()) < len(self.phases):
                 index = int(self.phase_index.numpy())
@@ -313,8 +340,11 @@ class Trainer:
         steps = math.ceil(max(0, phase.images - shown) / per_step)
         shape = self.shapes[phase.stage]
         spec = BatchSpec(
-            images=self.cache.arrays[shape], batch_size=batch_size,
-            n_critic=cfg.schedule.n_critic, latent_dim=self.net.latent_dim, seed=cfg.seed,
+            images=self.cache.arrays[shape],
+            batch_size=batch_size,
+            n_critic=cfg.schedule.n_critic,
+            latent_dim=self.net.latent_dim,
+            seed=cfg.seed,
             flip=cfg.flip,
         )
         start = int(self.images_shown.numpy())
@@ -323,8 +353,13 @@ class Trainer:
         )
         step = self._make_step(phase, batch_size)
         bar = tqdm(
-            total=phase.images, initial=min(shown, phase.images), unit="img", unit_scale=True,
-            desc=f"{format_res(shape)} {phase.name}", dynamic_ncols=True, file=sys.stderr,
+            total=phase.images,
+            initial=min(shown, phase.images),
+            unit="img",
+            unit_scale=True,
+            desc=f"{format_res(shape)} {phase.name}",
+            dynamic_ncols=True,
+            file=sys.stderr,
             mininterval=1.0 if sys.stderr.isatty() else 60.0,
         )
         last_save, last_log, logged_images = time.monotonic(), time.monotonic(), shown
@@ -344,8 +379,12 @@ class Trainer:
                     rate = (shown - logged_images) / max(now - last_log, 1e-9)
                     last_log, logged_images = now, shown
                     self._log_scalars(phase, values, rate)
-                    bar.set_postfix(alpha=f"{alpha_at(phase, shown):.3f}", d=f"{values['d_loss']:.3f}",
-                                    g=f"{values['g_loss']:.3f}", refresh=False)
+                    bar.set_postfix(
+                        alpha=f"{alpha_at(phase, shown):.3f}",
+                        d=f"{values['d_loss']:.3f}",
+                        g=f"{values['g_loss']:.3f}",
+                        refresh=False,
+                    )
                     self.last_losses = values
                 if self.stop_signal is not None:
                     return False
@@ -383,9 +422,15 @@ class Trainer:
         name = f"{kimg:08.1f}kimg-{format_res(self.shapes[phase.stage])}-{phase.name}.png"
         Image.fromarray(grid).save(samples / name)
         self.write_export(phase.stage + 1)
-        record = {"kimg": kimg, "phase": index, "stage": phase.stage,
-                  "res": format_res(self.shapes[phase.stage]), "name": phase.name,
-                  "time": time.time(), **self.last_losses}
+        record = {
+            "kimg": kimg,
+            "phase": index,
+            "stage": phase.stage,
+            "res": format_res(self.shapes[phase.stage]),
+            "name": phase.name,
+            "time": time.time(),
+            **self.last_losses,
+        }
         with open(self.run_dir / METRICS_JSONL, "a") as f:
             f.write(json.dumps(record) + "\n")
         self.phase_index.assign(index + 1)

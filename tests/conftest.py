@@ -29,8 +29,9 @@ def write_image_folder(folder: Path, count: int, size: tuple[int, int] = (64, 40
     rng = np.random.default_rng(1)
     width, height = size
     for i in range(count):
-        image = np.full((height, width, 3), 90, np.uint8) + rng.integers(0, 20, (height, width, 3),
-                                                                         dtype=np.uint8)
+        image = np.full((height, width, 3), 90, np.uint8) + rng.integers(
+            0, 20, (height, width, 3), dtype=np.uint8
+        )
         top, left = rng.integers(0, height // 2), rng.integers(0, width // 2)
         image[top : top + height // 2, left : left + width // 2] = rng.integers(150, 255, 3)
         Image.fromarray(image).save(folder / f"img{i:03d}.png")

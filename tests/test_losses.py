@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from config import LossConfig
+from progan.losses import critic_loss, generator_loss, gradient_norms
+
+
+def test_gradient_penalty_of_a_linear_critic_is_analytic():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 5, 3)).astype(np.float32) * 0.3
+    critic = lambda x: tf.reduce_sum(x * w, axis=[1, 2, 3])[:, None]  # noqa: E731
+    reals = rng.standard_normal((6, 3, 5, 3)).astype(np.float32)
+    fakes = rng.standard_normal((6, 3, 5, 3)).astype(np.float32)
+    mix = rng.random((6, 1, 1, 1)).astype(np.float32)
+    norms = gradient_norms(critic, tf.constant(reals), tf.constant(fakes), mix).numpy()
+    np.testing.assert_allclose(norms, np.linalg.norm(w), rtol=1e-5)
+    cfg = LossConfig()
+    real_scores, fake_scores = critic(reals), critic(fakes)
+    terms = critic_loss(real_scores, fake_scores, norms, cfg)
+    penalty = (np.linalg.norm(w) - 1.0) ** 2
+    np.testing.assert_allclose(terms["gp"].numpy(), penalty, rtol=1e-5)
+    expected = (fake_scores - real_scores)[:, 0] + 10 * penalty + 0.001 * real_scores[:, 0] ** 2
+    np.testing.assert_allclose(terms["loss"].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_gradient_penalty_is_taken_between_real_and_fake():
+    # Critic |x|^2 / 2 has gradient x: the norm must be that of the mixed point.
+    critic = lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None]  # noqa: E731
+    reals = np.zeros((2, 1, 1, 3), np.float32)
+    fakes = np.full((2, 1, 1, 3), 2.0, np.float32)
+    mix = np.array([0.25, 0.5], np.float32).reshape(2, 1, 1, 1)
+    norms = gradient_norms(critic, tf.constant(reals), tf.constant(fakes), mix).numpy()
+    np.testing.assert_allclose(norms, [0.5 * np.sqrt(3), 1.0 * np.sqrt(3)], rtol=1e-6)
+
+
+def test_drift_and_generator_loss():
+    terms = critic_loss(
+        np.array([[2.0]], np.float32),
+        np.array([[1.0]], np.float32),
+        tf.constant([1.0]),
+        LossConfig(),
+    )
+    assert terms["drift"].numpy()[0] == pytest.approx(4.0)
+    assert terms["loss"].numpy()[0] == pytest.approx(1.0 - 2.0 + 0.001 * 4.0)
+    assert generator_loss(np.array([[3.0], [-1.0]], np.float32)).numpy().tolist() == [-3.0, 1.0]

@@ -1,0 +1,180 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import progan
+import train
+from config import NetworkConfig, ScheduleConfig, TrainConfig
+from progan.errors import ProganError
+from progan.trainer import Trainer, TrainingDiverged, alpha_at, plan_phases
+
+TINY = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 8, 8))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tiny_config(out: Path, data: Path, **changes) -> TrainConfig:
+    settings = dict(
+        out=str(out),
+        data=str(data),
+        data_root=str(out.parent / "data"),
+        network=TINY,
+        schedule=ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(8, 8, 8, 8)),
+        max_res=(6, 10),
+        log_every_steps=1,
+        save_every_min=100.0,
+        grid_size=(2, 2),
+    )
+    return TrainConfig(**settings | changes)
+
+
+def test_schedule_and_alpha():
+    phases = plan_phases(3, 100)
+    assert [(p.stage, p.name) for p in phases] == [
+        (0, "stabilize"),
+        (1, "fade-in"),
+        (1, "stabilize"),
+        (2, "fade-in"),
+        (2, "stabilize"),
+    ]
+    assert alpha_at(phases[1], 25) == 0.25 and alpha_at(phases[1], 150) == 1.0
+    assert alpha_at(phases[2], 0) == 1.0
+
+
+class StopMidFade(Trainer):
+    """Asks to stop like Ctrl-C does, halfway through the first fade-in."""
+
+    def _log_scalars(self, phase, values, rate):
+        super()._log_scalars(phase, values, rate)
+        if phase.fading and int(self.phase_shown.numpy()) >= 24:
+            self.stop_signal = 2
+
+
+def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
+    straight = Trainer(tiny_config(tmp_path / "a", image_folder))
+    straight.train()
+
+    stopped = StopMidFade(tiny_config(tmp_path / "b", image_folder))
+    with pytest.raises(KeyboardInterrupt):
+        stopped.train()
+    assert (int(stopped.phase_index.numpy()), int(stopped.phase_shown.numpy())) == (1, 24)
+
+    resumed = Trainer(tiny_config(tmp_path / "b", image_folder, resume=True))
+    assert int(resumed.images_shown.numpy()) == 48 + 24
+    assert float(resumed.alpha.numpy()) == pytest.approx(0.5)
+    assert int(resumed.g_opt.iterations.numpy()) == 3  # Adam state restored mid-phase
+    resumed.train()
+    assert int(resumed.images_shown.numpy()) == int(straight.images_shown.numpy()) == 144
+    for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    for a, b in zip(straight.D.weights, resumed.D.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
+    run = tmp_path / "run"
+    common = ["--data-root", str(tmp_path / "data"), "--batch-sizes", "8,8,8", "--log-every", "2"]
+    code = train.main(
+        [
+            "--data",
+            str(image_folder),
+            "--out",
+            str(run),
+            "--max-res",
+            "10x6",
+            "--kimg-per-phase",
+            "0.032",
+            *common,
+        ]
+    )
+    assert code == 0
+    g = progan.load_generator(run)
+    assert g.resolutions == ["5x3", "10x6"] and g.metadata["images_shown"] == 96
+    assert g.metadata["dataset"] == image_folder.name
+    assert len(list((run / "samples").glob("*.png"))) == 3
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["res"] for r in records] == ["5x3", "10x6", "10x6"]
+
+    code = train.main(["--out", str(run), "--resume", "--max-res", "20x12"])
+    assert code == 0
+    grown = progan.load_generator(run)
+    assert grown.resolutions == ["5x3", "10x6", "20x12"]
+    assert grown.metadata["images_shown"] == 96 + 64
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["kimg"] for r in records][3:] == [0.128, 0.16]
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["max_res"] == [12, 20] and saved["schedule"]["batch_sizes"][:3] == [8, 8, 8]
+
+
+def test_export_holds_the_ema_weights(image_folder, tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
+    folder = trainer.train()
+    with np.load(folder / "generator.npz") as weights:
+        for ema, live in zip(trainer.G_ema.weights, trainer.G.weights, strict=True):
+            if ema.path in weights:
+                np.testing.assert_array_equal(weights[ema.path], ema.numpy())
+                assert not np.array_equal(weights[ema.path], live.numpy())
+
+
+def test_mirrored_on_two_logical_cpus_matches_one_device(image_folder, tmp_path):
+    assert len(tf.config.list_logical_devices("CPU")) == 2
+    results = {}
+    for strategy in ("default", "mirrored"):
+        trainer = Trainer(
+            tiny_config(tmp_path / strategy, image_folder, max_res=(3, 5), strategy=strategy)
+        )
+        trainer.train()
+        results[strategy] = trainer
+    assert results["mirrored"].strategy.num_replicas_in_sync == 2
+    one, two = results["default"].last_losses, results["mirrored"].last_losses
+    for key in ("d_loss", "g_loss", "gp", "wasserstein"):
+        assert one[key] == pytest.approx(two[key], rel=1e-4, abs=1e-5)
+    for a, b in zip(results["default"].G.weights, results["mirrored"].G.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_run_folder_guards_and_too_little_data(image_folder, tmp_path):
+    with pytest.raises(ProganError, match="nothing to resume"):
+        Trainer(tiny_config(tmp_path / "fresh", image_folder, resume=True))
+    Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5))).train()
+    with pytest.raises(ProganError, match="--resume"):
+        Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
+    few = tmp_path / "few"
+    few.mkdir()
+    for name in list(image_folder.glob("img00*.png"))[:3]:
+        (few / name.name).write_bytes(name.read_bytes())
+    with pytest.raises(ProganError, match="fewer than one batch"):
+        Trainer(tiny_config(tmp_path / "small", few))
+
+
+def test_non_finite_loss_stops_with_a_clear_message(image_folder, tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
+    with pytest.raises(TrainingDiverged, match="d_loss.*last good checkpoint"):
+        trainer._check_finite({"d_loss": float("nan"), "g_loss": 1.0})
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args, message in [
+        (["--data", str(empty), "--out", str(tmp_path / "r")], "has no images"),
+        (["--max-res", "81x48x"], "WIDTHxHEIGHT"),
+        (["--out", str(tmp_path / "nothing"), "--resume"], "nothing to resume"),
+        (["--bogus"], "unrecognized arguments"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "train.py", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and message in lines[0], proc.stderr
+        assert "Traceback" not in proc.stderr
