@@ -131,7 +131,7 @@ class Trainer:
         if cfg.resume:
             self.restore()
         else:
-            self._new_optimizers(self.phases[0])
+            self.new_optimizers(self.phases[0])
 
     # ----------------------------------------------------------------- set-up
     def _check_run_folder(self) -> None:
@@ -192,7 +192,7 @@ class Trainer:
             alpha=self.alpha,
         )
 
-    def _new_optimizers(self, phase: Phase) -> None:
+    def new_optimizers(self, phase: Phase) -> None:
         """Fresh Adam state for each phase, as the official code resets it at every lod change."""
         opt = self.cfg.optimizer
         with self.strategy.scope():
@@ -223,7 +223,22 @@ class Trainer:
         return optimizer
 
     # ----------------------------------------------------------------- the step
-    def _make_step(self, phase: Phase, batch_size: int):
+    def phase_dataset(self, stage: int, start: int, steps: int):
+        """The distributed batches of ``steps`` steps at ``stage`` from image count ``start``."""
+        cfg = self.cfg
+        spec = BatchSpec(
+            images=self.cache.arrays[self.shapes[stage]],
+            batch_size=cfg.schedule.batch_sizes[stage],
+            n_critic=cfg.schedule.n_critic,
+            latent_dim=self.net.latent_dim,
+            seed=cfg.seed,
+            flip=cfg.flip,
+        )
+        return self.strategy.distribute_datasets_from_function(
+            lambda context: step_dataset(spec, start, steps, context)
+        )
+
+    def make_step(self, phase: Phase, batch_size: int):
         """One training step: ``n_critic`` critic updates, one generator update, the EMA."""
         G, D, strategy = self.G, self.D, self.strategy
         stage, fading, loss_cfg = phase.stage, phase.fading, self.cfg.loss
@@ -245,8 +260,8 @@ class Trainer:
             def critic(images):
                 return D(images, stage=stage, alpha=alpha, fading=fading)
 
-            def generate(z):
-                return G(z, stage=stage, alpha=alpha, fading=fading)
+            def generate(z):  # float32 images whatever the compute dtype
+                return tf.cast(G(z, stage=stage, alpha=alpha, fading=fading), tf.float32)
 
             reals_all = tf.cast(batch["reals"], tf.float32) / 127.5 - 1.0
             for i in range(self.cfg.schedule.n_critic):
@@ -292,7 +307,7 @@ class Trainer:
         tf.train.Checkpoint(models=self.models_checkpoint).restore(path).expect_partial()
         index = int(self.phase_index.numpy())
         if index < len(self.phases):
-            self._new_optimizers(self.phases[index])
+            self.new_optimizers(self.phases[index])
             if int(self.phase_shown.numpy()) > 0:
                 tf.train.Checkpoint(optimizers=self.optimizers_checkpoint).restore(
                     path
@@ -339,19 +354,8 @@ class Trainer:
         shown = int(self.phase_shown.numpy())
         steps = math.ceil(max(0, phase.images - shown) / per_step)
         shape = self.shapes[phase.stage]
-        spec = BatchSpec(
-            images=self.cache.arrays[shape],
-            batch_size=batch_size,
-            n_critic=cfg.schedule.n_critic,
-            latent_dim=self.net.latent_dim,
-            seed=cfg.seed,
-            flip=cfg.flip,
-        )
-        start = int(self.images_shown.numpy())
-        dataset = self.strategy.distribute_datasets_from_function(
-            lambda context: step_dataset(spec, start, steps, context)
-        )
-        step = self._make_step(phase, batch_size)
+        dataset = self.phase_dataset(phase.stage, int(self.images_shown.numpy()), steps)
+        step = self.make_step(phase, batch_size)
         bar = tqdm(
             total=phase.images,
             initial=min(shown, phase.images),
@@ -436,7 +440,7 @@ class Trainer:
         self.phase_index.assign(index + 1)
         self.phase_shown.assign(0)
         if index + 1 < len(self.phases):
-            self._new_optimizers(self.phases[index + 1])
+            self.new_optimizers(self.phases[index + 1])
             self.alpha.assign(alpha_at(self.phases[index + 1], 0))
         self.save()
         log.info("phase %d done at %.1f kimg: %s", index, kimg, samples / name)
