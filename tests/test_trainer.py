@@ -1,6 +1,9 @@
+import dataclasses
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +181,46 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
         lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert len(lines) == 1 and message in lines[0], proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def _wait_for_checkpoint_after(ckpt_dir: Path, images: int, proc, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        latest = tf.train.latest_checkpoint(str(ckpt_dir))
+        if latest and int(latest.rsplit("-", 1)[1]) > images:
+            return int(latest.rsplit("-", 1)[1])
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.2)
+    raise AssertionError("no new checkpoint in time")
+
+
+def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, "train.py", "--data", str(image_folder), "--out", str(run),
+               "--data-root", str(tmp_path / "data"), "--max-res", "5x3", "--kimg-per-phase", "100",
+               "--batch-sizes", "8", "--save-every-min", "0.005"]
+    proc = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_checkpoint_after(run / "checkpoints", 0, proc)
+        time.sleep(1.0)  # saves every 0.3 s: the kill lands near one
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    latest = int(tf.train.latest_checkpoint(str(run / "checkpoints")).rsplit("-", 1)[1])
+    cfg = dataclasses.replace(train.load_config(run / "config.json"), resume=True)
+    restored = Trainer(cfg)
+    assert int(restored.images_shown.numpy()) == latest > 0
+
+    proc = subprocess.Popen([*command[:2], "--out", str(run), "--resume"], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_checkpoint_after(run / "checkpoints", latest, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "continue with: python train.py --out" in err and "Traceback" not in err
+    final = int(tf.train.latest_checkpoint(str(run / "checkpoints")).rsplit("-", 1)[1])
+    assert final > latest
