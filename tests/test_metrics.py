@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from progan.metrics import laplacian_pyramid, level_count, ms_ssim, pairwise_ms_ssim, swd
+
+
+def smooth_images(n: int, shape=(48, 80), seed: int = 0) -> np.ndarray:
+    """Random low-frequency color fields: image-like statistics, cheap to make."""
+    rng = np.random.default_rng(seed)
+    small = (rng.random((n, shape[0] // 8, shape[1] // 8, 3)) * 255).astype(np.uint8)
+    return np.stack(
+        [np.asarray(Image.fromarray(s).resize(shape[::-1], Image.Resampling.BICUBIC)) for s in small]
+    )
+
+
+@pytest.fixture(scope="module")
+def reals():
+    return smooth_images(128)
+
+
+def test_swd_of_a_set_with_itself_is_zero(reals):
+    assert swd(reals, reals) == [0.0, 0.0, 0.0]
+
+
+def test_swd_grows_with_a_color_shift(reals):
+    distances = [
+        swd(reals, np.clip(reals.astype(int) + shift, 0, 255).astype(np.uint8))[-1]
+        for shift in (0, 10, 30, 60)
+    ]
+    assert distances == sorted(distances) and distances[1] > 0
+
+
+def test_swd_grows_with_blur(reals):
+    blurred = np.stack([np.asarray(Image.fromarray(r).resize((20, 12)).resize((80, 48)))
+                        for r in reals])
+    floor = swd(reals[:64], reals[64:])[0]
+    assert swd(reals[:64], blurred[:64])[0] > 3 * floor
+
+
+def test_levels_follow_the_image_size():
+    assert level_count((48, 80)) == 2 and level_count((96, 160)) == 3
+    assert level_count((12, 20)) == 1 and level_count((128, 128)) == 4
+    images = smooth_images(4, (96, 160))
+    assert [lv.shape[1:3] for lv in laplacian_pyramid(images)] == [(96, 160), (48, 80), (24, 40)]
+    assert len(swd(images, images)) == 3 + 1  # per level, then the average
+
+
+def test_reals_floor_is_far_below_noise(reals):
+    floor = swd(reals[:64], reals[64:])[-1]
+    noise = np.random.default_rng(1).integers(0, 256, reals[:64].shape, dtype=np.uint8)
+    assert floor * 5 < swd(reals[:64], noise)[-1]
+
+
+@pytest.mark.parametrize("shape", [(24, 40), (48, 80)])
+def test_ms_ssim_on_small_images(shape):
+    images = smooth_images(32, shape)
+    np.testing.assert_allclose(ms_ssim(images, images), 1.0, rtol=1e-9)
+    diversity = pairwise_ms_ssim(images, 64)
+    assert 0 < diversity < 0.9
+    near_copies = np.clip(images.astype(int) + np.random.default_rng(0).integers(-3, 4, images.shape),
+                          0, 255).astype(np.uint8)
+    assert ms_ssim(images, near_copies).mean() > 0.95
+
+
+def test_collapsed_generator_scores_high_ms_ssim():
+    one = smooth_images(1)
+    assert pairwise_ms_ssim(np.repeat(one, 10, axis=0), 20) == pytest.approx(1.0)
