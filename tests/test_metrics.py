@@ -10,7 +10,10 @@ def smooth_images(n: int, shape=(48, 80), seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     small = (rng.random((n, shape[0] // 8, shape[1] // 8, 3)) * 255).astype(np.uint8)
     return np.stack(
-        [np.asarray(Image.fromarray(s).resize(shape[::-1], Image.Resampling.BICUBIC)) for s in small]
+        [
+            np.asarray(Image.fromarray(s).resize(shape[::-1], Image.Resampling.BICUBIC))
+            for s in small
+        ]
     )
 
 
@@ -32,10 +35,13 @@ def test_swd_grows_with_a_color_shift(reals):
 
 
 def test_swd_grows_with_blur(reals):
-    blurred = np.stack([np.asarray(Image.fromarray(r).resize((20, 12)).resize((80, 48)))
-                        for r in reals])
-    floor = swd(reals[:64], reals[64:])[0]
-    assert swd(reals[:64], blurred[:64])[0] > 3 * floor
+    def blur(size):
+        return np.stack(
+            [np.asarray(Image.fromarray(r).resize(size).resize((80, 48))) for r in reals]
+        )
+
+    distances = [swd(reals, blur(size))[0] for size in [(40, 24), (20, 12), (10, 6)]]
+    assert distances == sorted(distances) and distances[0] > 0
 
 
 def test_levels_follow_the_image_size():
@@ -58,8 +64,9 @@ def test_ms_ssim_on_small_images(shape):
     np.testing.assert_allclose(ms_ssim(images, images), 1.0, rtol=1e-9)
     diversity = pairwise_ms_ssim(images, 64)
     assert 0 < diversity < 0.9
-    near_copies = np.clip(images.astype(int) + np.random.default_rng(0).integers(-3, 4, images.shape),
-                          0, 255).astype(np.uint8)
+    near_copies = np.clip(
+        images.astype(int) + np.random.default_rng(0).integers(-3, 4, images.shape), 0, 255
+    ).astype(np.uint8)
     assert ms_ssim(images, near_copies).mean() > 0.95
 
 
