@@ -110,6 +110,8 @@ class TrainConfig:
     keep_checkpoints: int = 3
     log_every_steps: int = 20
     grid_size: Shape = (4, 8)
+    # Images for the SWD / MS-SSIM evaluation at every phase end (0: none).
+    eval_images: int = 256
     jit: bool = False
     mixed_precision: str = "off"
     strategy: str = "default"
@@ -130,7 +132,9 @@ class ColorClassifierConfig:
     A generated image has no mask, so laundry is told from the belt by its pixels alone: the belt
     is grey (low saturation) and never bright, laundry is either saturated or bright. A pixel is
     *colored* when saturated and not dark (the hue of dark pixels is noise), *white* when bright
-    and nearly unsaturated; everything else is belt or shadow and is ignored.
+    and nearly unsaturated; everything else is belt or shadow and is ignored. On the procedural
+    laundry set at 80x48, 99% of belt pixels stay below value 0.67 (median saturation 0.04),
+    which is what ``white_min_value`` clears.
     """
 
     # Colored pixel: saturation and value at least these; its hue must lie within

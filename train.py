@@ -64,6 +64,11 @@ def build_parser() -> Parser:
     p.add_argument("--save-every-min", type=float, help="minutes between checkpoints (default 10)")
     p.add_argument("--keep", type=int, dest="keep_checkpoints", help="checkpoints kept (default 3)")
     p.add_argument("--log-every", type=int, dest="log_every_steps", help="steps between logs")
+    p.add_argument(
+        "--eval-images",
+        type=int,
+        help="images for the SWD/MS-SSIM evaluation at every phase end (default 256; 0 off)",
+    )
     p.add_argument("--jit", action="store_true", default=None, help="compile the step with XLA")
     p.add_argument(
         "--mixed-precision",

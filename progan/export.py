@@ -143,6 +143,10 @@ class Generator:
             stages = int(self.metadata["stages"])
             with np.load(folder / WEIGHTS) as archive:
                 arrays = dict(archive)
+            prototypes = folder / PROTOTYPES_JSON
+            self.prototypes: dict[str, Any] | None = (
+                json.loads(prototypes.read_text()) if prototypes.is_file() else None
+            )
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ProganError(f"cannot read the model in {folder}: {err}") from err
         self.network = Network(self.net, stages)
@@ -156,10 +160,6 @@ class Generator:
         self.shapes: list[Shape] = stage_shapes(self.net.base, stages)
         self.resolutions = [format_res(s) for s in self.shapes]
         self.latent_dim = self.net.latent_dim
-        self.prototypes: dict[str, Any] | None = None
-        prototypes = folder / PROTOTYPES_JSON
-        if prototypes.is_file():
-            self.prototypes = json.loads(prototypes.read_text())
         self._lock = threading.Lock()
         self._functions: dict[str, Any] = {}
         self._tf = tf

@@ -153,7 +153,7 @@ def ms_ssim(images_a: np.ndarray, images_b: np.ndarray) -> np.ndarray:
         x = x[:, :h, :w].reshape(len(x), h // 2, 2, w // 2, 2, -1).mean(axis=(2, 4))
         y = y[:, :h, :w].reshape(len(y), h // 2, 2, w // 2, 2, -1).mean(axis=(2, 4))
     stacked = np.clip(np.stack(values, axis=1), 0, None)
-    return np.prod(stacked ** MS_SSIM_WEIGHTS, axis=1)
+    return np.prod(stacked**MS_SSIM_WEIGHTS, axis=1)
 
 
 def pairwise_ms_ssim(images: np.ndarray, pairs: int, seed: int = 0) -> float:
@@ -162,3 +162,26 @@ def pairwise_ms_ssim(images: np.ndarray, pairs: int, seed: int = 0) -> float:
     first = rng.integers(0, len(images), pairs)
     second = (first + rng.integers(1, len(images), pairs)) % len(images)
     return float(ms_ssim(images[first], images[second]).mean())
+
+
+def evaluate(fakes: np.ndarray, reals: np.ndarray, seed: int = 0) -> dict[str, float | int]:
+    """SWD of fakes against reals beside the reals-vs-reals floor, and MS-SSIM of both.
+
+    ``reals`` must hold at least twice as many images as the comparison uses: one half is
+    compared with the fakes, the two halves with each other (the floor a perfect generator
+    would reach with this many images).
+    """
+    n = min(len(fakes), len(reals) // 2)
+    if n < 2:
+        raise ValueError("evaluation needs at least 2 fakes and 4 reals")
+    fake_swd = swd(fakes[:n], reals[:n], seed)
+    floor = swd(reals[:n], reals[n : 2 * n], seed)
+    result: dict[str, float | int] = {"n": n}
+    for k, (value, low) in enumerate(zip(fake_swd[:-1], floor[:-1], strict=True)):
+        result[f"swd_level{k}"] = value
+        result[f"swd_floor_level{k}"] = low
+    result["swd"] = fake_swd[-1]
+    result["swd_floor"] = floor[-1]
+    result["ms_ssim"] = pairwise_ms_ssim(fakes[:n], n, seed)
+    result["ms_ssim_real"] = pairwise_ms_ssim(reals[:n], n, seed)
+    return result

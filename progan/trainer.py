@@ -31,9 +31,10 @@ from progan.data import BatchSpec, build_cache, open_source, step_dataset
 from progan.discriminator import Discriminator
 from progan.errors import ProganError
 from progan.generator import Generator
-from progan.latent import seed_latents
+from progan.latent import image_grid, seed_latents
 from progan.layers import downsample2x, fade, upsample2x
 from progan.losses import critic_loss, generator_loss, gradient_norms
+from progan.metrics import evaluate
 from progan.resolution import Shape, format_res, stage_index, stage_shapes
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,11 @@ def save_config(cfg: TrainConfig, run: Path) -> None:
     tmp = run / (CONFIG_JSON + ".tmp")
     tmp.write_text(json.dumps(config_to_json(cfg), indent=2) + "\n")
     tmp.replace(run / CONFIG_JSON)
+
+
+def to_uint8(images) -> np.ndarray:
+    """Network output in [-1, 1] -> displayable uint8, as the export renders it."""
+    return (np.clip(np.asarray(images, np.float32), -1, 1) * 127.5 + 128.0).astype(np.uint8)
 
 
 def bf16_is_fast() -> bool:
@@ -461,16 +467,25 @@ class Trainer:
         self.save()
         log.info("phase %d done at %.1f kimg: %s", index, kimg, samples / name)
 
+    def evaluate(self, stage: int) -> dict[str, float | int]:
+        """SWD and MS-SSIM of the EMA generator at ``stage`` on ``eval_images`` random latents."""
+        reals_all = self.cache.arrays[self.shapes[stage]]
+        n = min(self.cfg.eval_images, len(reals_all) // 2)
+        rng = np.random.default_rng([self.cfg.seed, 3])
+        reals = np.asarray(reals_all[np.sort(rng.choice(len(reals_all), 2 * n, replace=False))])
+        z = rng.standard_normal((n, self.net.latent_dim)).astype(np.float32)
+        fakes = np.concatenate(
+            [to_uint8(self.G_ema(z[i : i + 64], stage=stage)) for i in range(0, n, 64)]
+        )
+        return evaluate(fakes, reals, seed=self.cfg.seed)
+
     def sample_grid(self, stage: int) -> np.ndarray:
-        """The EMA generator on fixed seeds 0.., tiled, enlarged to at least 96 px high."""
+        """The EMA generator on fixed seeds 0.., enlarged to at least 96 px high, tiled."""
         rows, cols = self.cfg.grid_size
         z = seed_latents(list(range(rows * cols)), self.net.latent_dim)
-        images = self.G_ema(z, stage=stage)
-        images = np.clip(np.asarray(images, np.float32) * 127.5 + 128.0, 0, 255).astype(np.uint8)
+        images = to_uint8(self.G_ema(z, stage=stage))
         scale = max(1, 96 // images.shape[1])
-        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
-        n, h, w, c = images.shape
-        return images.reshape(rows, cols, h, w, c).swapaxes(1, 2).reshape(rows * h, cols * w, c)
+        return image_grid(images.repeat(scale, axis=1).repeat(scale, axis=2), columns=cols)
 
     def write_export(self, stages: int) -> Path:
         info = {

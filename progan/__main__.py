@@ -1,0 +1,270 @@
+"""``python -m progan COMMAND``: render seeds, interpolate between them, compute color prototypes.
+
+Each command is thin: it checks its flags, loads the model once and calls :mod:`progan.latent`
+and :mod:`progan.colors`, the same functions the studio calls, so a seed gives the same picture
+here and there. Flags are checked before the model is loaded, so a typo costs no TensorFlow
+start-up. A command is one ``add_*`` function that registers its flags and handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from config import COLORS, LATENT_LIMITS, PROTOTYPES
+from progan import colors, latent
+from progan.cli import Parser, run
+from progan.errors import ProganError
+
+PROG = "python -m progan"
+
+
+def load_model(path: str | None) -> Any:
+    """The generator at ``path`` (None: the shipped model); a broken folder is a user error.
+
+    TensorFlow's C++ start-up chatter is quieted (as ``train.py`` does) so that an error stays
+    the last line a user reads.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from progan import load_generator
+
+    try:
+        return load_generator(path)
+    except (OSError, ValueError) as err:
+        raise ProganError(f"cannot read the model in {path or 'checkpoints/'}: {err}") from err
+
+
+def write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as err:
+        raise ProganError(f"cannot write {path}: {err.strerror or err}") from err
+    print(f"wrote {path}")
+
+
+def output_path(text: str | None, default: str, suffix: str) -> Path:
+    path = Path(text or default)
+    if path.suffix.lower() != suffix:
+        raise ProganError(f"output {path} must end in {suffix}")
+    return path
+
+
+def single_seed(text: str) -> int:
+    seeds = latent.parse_seeds(text)
+    if len(seeds) != 1:
+        raise ProganError(f"{text!r} is not one seed; use --seeds for several")
+    return seeds[0]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type, so a bad count fails before the model loads."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def add_model_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        help="an export folder or a training run folder (default: the shipped model in "
+        "checkpoints/)",
+    )
+
+
+def add_res_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--res", metavar="WxH", help="resolution, e.g. 80x48 (default: the model's largest)"
+    )
+
+
+# generate ----------------------------------------------------------------------------------------
+
+
+def add_generate(commands: Any) -> None:
+    parser = commands.add_parser(
+        "generate",
+        help="render seeds to PNG",
+        description="Render one seed, or several as one grid (or one file each), to PNG.",
+    )
+    add_model_flag(parser)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seed", metavar="N", help="one seed in [0, 2^32)")
+    which.add_argument(
+        "--seeds", nargs="+", metavar="SPEC", help="several seeds: a range 0-15, a list 1,2,7"
+    )
+    add_res_flag(parser)
+    parser.add_argument(
+        "--color",
+        default="original",
+        choices=COLORS,
+        help="shift to this color (default: original, no shift)",
+    )
+    parser.add_argument(
+        "--separate",
+        action="store_true",
+        help="with --seeds: one file per seed (OUT-SEED.png) instead of a grid",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="OUT.png", help="default: seedN.png, or seeds.png for a grid"
+    )
+    parser.set_defaults(handler=generate)
+
+
+def generate(args: argparse.Namespace) -> int:
+    seeds = [single_seed(args.seed)] if args.seed is not None else latent.parse_seeds(args.seeds)
+    colors.check_color(args.color)
+    default = f"seed{seeds[0]}.png" if len(seeds) == 1 else "seeds.png"
+    out = output_path(args.output, default, ".png")
+    g = load_model(args.model)
+    images = colors.render_seeds(g, seeds, args.res, args.color)
+    if len(seeds) == 1:
+        write_file(out, latent.encode_png(images[0]))
+    elif args.separate:
+        for seed, image in zip(seeds, images, strict=True):
+            name = f"{out.stem}-{seed}{out.suffix}" if args.output else f"seed{seed}.png"
+            write_file(out.with_name(name), latent.encode_png(image))
+    else:
+        write_file(out, latent.encode_png(latent.image_grid(images)))
+    return 0
+
+
+# interpolate -------------------------------------------------------------------------------------
+
+
+def add_interpolate(commands: Any) -> None:
+    limits = LATENT_LIMITS
+    parser = commands.add_parser(
+        "interpolate",
+        help="animate from one seed to another as a GIF",
+        description="Write an animated GIF walking the latent space from seed A to seed B.",
+    )
+    add_model_flag(parser)
+    parser.add_argument(
+        "--seeds", nargs=2, required=True, metavar=("A", "B"), help="the first and last seed"
+    )
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=30,
+        help=f"frames from A to B, both included ({limits.min_frames}-{limits.max_frames})",
+    )
+    parser.add_argument(
+        "--delay",
+        type=int,
+        default=80,
+        metavar="MS",
+        help=f"milliseconds per frame ({limits.min_delay_ms}-{limits.max_delay_ms}, rounded to 10)",
+    )
+    add_res_flag(parser)
+    parser.add_argument(
+        "--lerp", action="store_true", help="linear instead of spherical interpolation"
+    )
+    parser.add_argument(
+        "--back-and-forth", action="store_true", help="play A to B, then back to A, in the loop"
+    )
+    parser.add_argument("-o", "--output", metavar="OUT.gif", help="default: seedA-seedB.gif")
+    parser.set_defaults(handler=interpolate)
+
+
+def interpolate(args: argparse.Namespace) -> int:
+    seed_a, seed_b = (single_seed(text) for text in args.seeds)
+    latent.check_frames(args.frames)
+    latent.check_delay(args.delay)
+    out = output_path(args.output, f"seed{seed_a}-seed{seed_b}.gif", ".gif")
+    g = load_model(args.model)
+    gif = latent.render_gif_bytes(
+        g,
+        seed_a,
+        seed_b,
+        args.res,
+        frames=args.frames,
+        delay_ms=args.delay,
+        back_and_forth=args.back_and_forth,
+        method="lerp" if args.lerp else "slerp",
+    )
+    write_file(out, gif)
+    return 0
+
+
+# prototypes --------------------------------------------------------------------------------------
+
+
+def add_prototypes(commands: Any) -> None:
+    parser = commands.add_parser(
+        "prototypes",
+        help="compute the color prototypes of a model and their success rate",
+        description="Average the first N latents of each color into a prototype, measure how "
+        "often the color shift hits its color, and save both beside the model.",
+    )
+    add_model_flag(parser)
+    parser.add_argument(
+        "--n",
+        type=positive_int,
+        default=PROTOTYPES.n,
+        help="latents averaged per color (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=positive_int,
+        default=PROTOTYPES.max_samples,
+        help="most seeds sampled to find them (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--success-seeds",
+        type=positive_int,
+        default=PROTOTYPES.success_seeds,
+        help="seeds the success rate is measured on (default: %(default)s)",
+    )
+    add_res_flag(parser)
+    parser.set_defaults(handler=prototypes)
+
+
+def prototypes(args: argparse.Namespace) -> int:
+    g = load_model(args.model)
+    res = latent.check_res(g, args.res)
+    print(
+        f"sampling up to {args.samples} seeds at {res} for {args.n} latents of each color",
+        flush=True,
+    )
+    found = colors.compute_prototypes(g, args.n, res, args.samples)
+    seeds = found.sample_seeds
+    sampled = ", ".join(f"{name} {count}" for name, count in found.sampled_classes.items())
+    print(f"sampled seeds {seeds.start}-{seeds.stop - 1}: {sampled}", flush=True)
+    found = colors.with_success(g, found, args.success_seeds)
+    path = colors.save_prototypes(g, found)
+    print(f"color shift success over {len(found.success_seeds)} seeds:")
+    for color in colors.CLASSES:
+        short = "" if found.counts[color] >= found.n else f" (fewer than --n {found.n})"
+        print(
+            f"  {color:<6} {found.success_rates[color]:6.1%}  "
+            f"prototype of {found.counts[color]} latents{short}"
+        )
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = (add_generate, add_interpolate, add_prototypes)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description="Render seeds, interpolate between them, compute color prototypes.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,395 @@
+"""Color classes of images, color prototypes in latent space, and the color shift they allow.
+
+Classifier
+----------
+:func:`class_of_images` names each image ``red``, ``green``, ``blue``, ``white`` or ``none`` from
+the hue and saturation of its laundry pixels. Generated images come without masks, so laundry is
+told from the belt pixel by pixel: the belt is grey (low saturation) and never bright, whereas an
+item is saturated or bright. A pixel is
+
+- *colored* when its saturation and value reach ``colored_min_saturation`` and
+  ``colored_min_value`` (dark pixels are left out: their hue is noise); it belongs to red, green
+  or blue when its hue lies within ``hue_half_width`` of that color's hue in ``COLOR_HUES``, and to
+  no class otherwise (a yellow sock is laundry, but of no class);
+- *white* when its value reaches ``white_min_value`` and its saturation stays at most
+  ``white_max_saturation``;
+- belt, shadow or background otherwise, and ignored.
+
+Colored and white pixels are the laundry. An image whose laundry covers less than
+``min_laundry_share`` of it is ``none`` (nothing to judge). Otherwise each class's share of the
+laundry pixels is counted, and the largest wins when it reaches ``min_share`` and is at least
+``dominance`` times the runner-up (the laundry project's rule: a color counts when its pixels
+exceed a threshold share and dominate the others); a mix without such a winner is ``none``. The
+thresholds are :class:`config.ColorClassifierConfig`.
+
+Prototypes and shift
+--------------------
+The prototype ``p_c`` of a color is the mean of the first ``n`` sampled latents (seeds 0, 1, ...)
+whose images are classified ``c``. Shifting a latent to color ``c`` is
+``l_new = l_old − p_from + p_to`` with ``p_from`` the prototype of the class of ``l_old``'s own
+image (``none`` and ``white`` images use the white prototype) and ``p_to = p_c``; the color
+``original`` leaves latents alone. The prototypes live in ``prototypes.json`` beside the model's
+weights (format in :meth:`Prototypes.to_json`) and load with it as ``g.prototypes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from skimage.color import rgb2hsv
+
+from config import (
+    COLOR_CLASSIFIER,
+    COLOR_HUES,
+    COLORS,
+    LATENT_LIMITS,
+    PROTOTYPES,
+    ColorClassifierConfig,
+)
+from progan.errors import ProganError
+from progan.export import PROTOTYPES_JSON
+from progan.latent import SEED_RECIPE, check_images, check_res, seed_latents
+
+CLASSES: tuple[str, ...] = tuple(COLOR_HUES)
+NONE = "none"
+PROTOTYPES_FORMAT = 1
+# Images classified per g.render call while sampling, so memory stays flat at large resolutions.
+CLASSIFY_CHUNK = 64
+
+# Pixel labels of :func:`pixel_classes` besides the indices into CLASSES.
+BELT = -1
+OTHER = len(CLASSES)
+
+
+def check_color(color: str) -> str:
+    if color not in COLORS:
+        raise ProganError(f"color {color!r} is not one of {', '.join(COLORS)}")
+    return color
+
+
+# Classifier --------------------------------------------------------------------------------------
+
+
+def pixel_classes(images: np.ndarray, cfg: ColorClassifierConfig = COLOR_CLASSIFIER) -> np.ndarray:
+    """``N×H×W`` int8 labels: an index into :data:`CLASSES` for red, green, blue and white
+    laundry, :data:`OTHER` for laundry of no class, :data:`BELT` for everything else."""
+    hsv = rgb2hsv(check_images(images, min_count=0))
+    hue, saturation, value = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    labels = np.full(hue.shape, BELT, np.int8)
+    colored = (saturation >= cfg.colored_min_saturation) & (value >= cfg.colored_min_value)
+    labels[colored] = OTHER
+    for index, center in enumerate(COLOR_HUES.values()):
+        if center is None:
+            white = (value >= cfg.white_min_value) & (saturation <= cfg.white_max_saturation)
+            labels[white] = index
+        else:
+            distance = np.abs(hue - center)
+            distance = np.minimum(distance, 1 - distance)
+            labels[colored & (distance <= cfg.hue_half_width)] = index
+    return labels
+
+
+def color_shares(
+    images: np.ndarray, cfg: ColorClassifierConfig = COLOR_CLASSIFIER
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: each class's share of the laundry pixels (``N×len(CLASSES)``, in the order of
+    :data:`CLASSES`) and the laundry's share of all pixels (``N``)."""
+    labels = pixel_classes(images, cfg).reshape(len(images), -1)
+    laundry = (labels != BELT).sum(axis=1)
+    counts = np.stack([(labels == index).sum(axis=1) for index in range(len(CLASSES))], axis=1)
+    shares = counts / np.maximum(laundry, 1)[:, None]
+    return shares, laundry / labels.shape[1]
+
+
+def class_of_images(images: np.ndarray, cfg: ColorClassifierConfig = COLOR_CLASSIFIER) -> list[str]:
+    """The class of each ``N×H×W×3`` uint8 image: one of :data:`CLASSES` or ``'none'``."""
+    shares, laundry = color_shares(images, cfg)
+    order = np.argsort(shares, axis=1)
+    best, second = order[:, -1], order[:, -2]
+    rows = np.arange(len(shares))
+    top, runner_up = shares[rows, best], shares[rows, second]
+    wins = (
+        (laundry >= cfg.min_laundry_share)
+        & (top >= cfg.min_share)
+        & (top >= cfg.dominance * runner_up)
+    )
+    return [CLASSES[b] if win else NONE for b, win in zip(best, wins, strict=True)]
+
+
+def class_of_latents(
+    g: Any, latents: np.ndarray, res: str, cfg: ColorClassifierConfig = COLOR_CLASSIFIER
+) -> list[str]:
+    """Render and classify ``latents`` chunk by chunk, keeping no image longer than needed."""
+    return [
+        name
+        for start in range(0, len(latents), CLASSIFY_CHUNK)
+        for name in class_of_images(g.render(latents[start : start + CLASSIFY_CHUNK], res), cfg)
+    ]
+
+
+# Prototypes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prototypes:
+    """The color prototypes of one model, and how they were made and how well they shift."""
+
+    res: str
+    n: int
+    vectors: dict[str, np.ndarray]
+    counts: dict[str, int]
+    sample_seeds: range
+    sampled_classes: dict[str, int]
+    classifier: dict[str, float]
+    success_rates: dict[str, float] | None = None
+    success_seeds: range | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        return len(next(iter(self.vectors.values())))
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of ``prototypes.json``; seed ranges are ``{"start", "count"}``."""
+        return {
+            "format": PROTOTYPES_FORMAT,
+            "seed_recipe": SEED_RECIPE,
+            "latent_dim": self.latent_dim,
+            "res": self.res,
+            "n": self.n,
+            "sample_seeds": _range_to_json(self.sample_seeds),
+            "sampled_classes": self.sampled_classes,
+            "classifier": self.classifier,
+            "prototypes": {
+                color: {"count": self.counts[color], "vector": self.vectors[color].tolist()}
+                for color in CLASSES
+            },
+            "success": None
+            if self.success_rates is None
+            else {"seeds": _range_to_json(self.success_seeds), "rates": self.success_rates},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prototypes:
+        if data.get("format") != PROTOTYPES_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {PROTOTYPES_FORMAT}")
+        dim = int(data["latent_dim"])
+        vectors = {}
+        for color in CLASSES:
+            vector = np.asarray(data["prototypes"][color]["vector"], dtype=np.float32)
+            if vector.shape != (dim,) or not np.all(np.isfinite(vector)):
+                raise ValueError(f"the {color} prototype is not {dim} finite numbers")
+            vectors[color] = vector
+        success = data.get("success")
+        return cls(
+            res=str(data["res"]),
+            n=int(data["n"]),
+            vectors=vectors,
+            counts={color: int(data["prototypes"][color]["count"]) for color in CLASSES},
+            sample_seeds=_range_from_json(data["sample_seeds"]),
+            sampled_classes={k: int(v) for k, v in data["sampled_classes"].items()},
+            classifier=dict(data["classifier"]),
+            success_rates=None
+            if success is None
+            else {color: float(success["rates"][color]) for color in CLASSES},
+            success_seeds=None if success is None else _range_from_json(success["seeds"]),
+        )
+
+
+def _range_to_json(seeds: range) -> dict[str, int]:
+    return {"start": seeds.start, "count": len(seeds)}
+
+
+def _range_from_json(data: dict[str, Any]) -> range:
+    return range(int(data["start"]), int(data["start"]) + int(data["count"]))
+
+
+def compute_prototypes(
+    g: Any,
+    n: int = PROTOTYPES.n,
+    res: str | None = None,
+    max_samples: int = PROTOTYPES.max_samples,
+    cfg: ColorClassifierConfig = COLOR_CLASSIFIER,
+) -> Prototypes:
+    """Sample seeds 0, 1, ... until each color has ``n`` latents or ``max_samples`` seeds are
+    used; each prototype is the mean of its color's latents (fewer than ``n`` if the model
+    seldom draws it). A color never drawn cannot be shifted to, so it is an error."""
+    res = check_res(g, res)
+    if n < 1 or max_samples < 1:
+        raise ProganError(f"n and the sample count must be positive, got {n} and {max_samples}")
+    found: dict[str, list[np.ndarray]] = {color: [] for color in CLASSES}
+    sampled: Counter[str] = Counter()
+    stop = 0
+    while stop < max_samples and any(len(found[color]) < n for color in CLASSES):
+        seeds = range(stop, min(stop + CLASSIFY_CHUNK, max_samples))
+        latents = seed_latents(seeds, g.latent_dim)
+        for latent, name in zip(latents, class_of_latents(g, latents, res, cfg), strict=True):
+            sampled[name] += 1
+            if name != NONE and len(found[name]) < n:
+                found[name].append(latent)
+        stop = seeds.stop
+    missing = [color for color in CLASSES if not found[color]]
+    if missing:
+        raise ProganError(
+            f"no image of {stop} sampled at {res} was classified {' or '.join(missing)} "
+            f"(found {_counts_text(sampled)}); the model cannot be shifted to that color"
+        )
+    return Prototypes(
+        res=res,
+        n=n,
+        vectors={
+            c: np.mean(found[c], axis=0, dtype=np.float64).astype(np.float32) for c in CLASSES
+        },
+        counts={color: len(found[color]) for color in CLASSES},
+        sample_seeds=range(stop),
+        sampled_classes={name: sampled[name] for name in (*CLASSES, NONE)},
+        classifier=dataclasses.asdict(cfg),
+    )
+
+
+def measure_success(
+    g: Any,
+    prototypes: Prototypes,
+    seeds: Sequence[int],
+    cfg: ColorClassifierConfig = COLOR_CLASSIFIER,
+) -> dict[str, float]:
+    """For each color, the share of ``seeds`` whose shifted image is classified as that color.
+
+    Every seed counts for every color, including seeds already of that color (their shift is
+    zero), so the rate answers the user's question: pick any seed and a color, how often does
+    the picture come out in that color?
+    """
+    latents = seed_latents(seeds, g.latent_dim)
+    classes = class_of_latents(g, latents, prototypes.res, cfg)
+    rates = {}
+    for color in CLASSES:
+        shifted = shift_latents(latents, classes, color, prototypes)
+        hits = sum(name == color for name in class_of_latents(g, shifted, prototypes.res, cfg))
+        rates[color] = hits / len(latents)
+    return rates
+
+
+def with_success(
+    g: Any,
+    prototypes: Prototypes,
+    count: int = PROTOTYPES.success_seeds,
+    start: int = PROTOTYPES.success_seed_start,
+    cfg: ColorClassifierConfig = COLOR_CLASSIFIER,
+) -> Prototypes:
+    """``prototypes`` with the success rate measured over ``count`` seeds from ``start``."""
+    if count < 1:
+        raise ProganError(f"the success rate needs at least one seed, got {count}")
+    seeds = range(start, start + count)
+    rates = measure_success(g, prototypes, seeds, cfg)
+    return dataclasses.replace(prototypes, success_rates=rates, success_seeds=seeds)
+
+
+def save_prototypes(g: Any, prototypes: Prototypes) -> Path:
+    """Write ``prototypes.json`` into the model's folder atomically and give it to ``g``.
+
+    A temporary file renamed over the old one means a studio loading the model meanwhile reads
+    either the old prototypes or the new, never half a file. ``g.prototypes`` is updated too, so
+    the process that computed them can shift colors without reloading the network.
+    """
+    if prototypes.latent_dim != g.latent_dim:
+        raise ProganError(
+            f"prototypes of size {prototypes.latent_dim} do not fit a model of size {g.latent_dim}"
+        )
+    data = prototypes.to_json()
+    target = Path(g.path) / PROTOTYPES_JSON
+    temporary: str | None = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=".prototypes-", suffix=".tmp"
+        )
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(data, handle, indent=1)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except OSError as err:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        raise ProganError(f"cannot write {target}: {err}") from err
+    g.prototypes = data
+    return target
+
+
+def load_prototypes(g: Any) -> Prototypes:
+    """The prototypes that came with ``g`` (``g.prototypes``), checked against the model."""
+    if g.prototypes is None:
+        raise ProganError(
+            f"the model in {g.path} has no color prototypes; "
+            f"compute them with: python -m progan prototypes --model {g.path}"
+        )
+    try:
+        prototypes = Prototypes.from_json(g.prototypes)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ProganError(
+            f"{PROTOTYPES_JSON} of the model in {g.path} is malformed: {err}"
+        ) from err
+    if prototypes.latent_dim != g.latent_dim:
+        raise ProganError(
+            f"{PROTOTYPES_JSON} in {g.path} has latents of size {prototypes.latent_dim}, "
+            f"the model {g.latent_dim}; recompute them"
+        )
+    return prototypes
+
+
+# Shift -------------------------------------------------------------------------------------------
+
+
+def source_prototype(name: str) -> str:
+    """Which prototype a latent of class ``name`` leaves: its own, or white for none and white."""
+    return "white" if name in (NONE, "white") else name
+
+
+def shift_latents(
+    latents: np.ndarray, classes: Sequence[str], color: str, prototypes: Prototypes
+) -> np.ndarray:
+    """``l − p_from + p_to`` for each latent, ``p_from`` chosen by its image's class."""
+    latents = np.asarray(latents, dtype=np.float32)
+    if check_color(color) == "original":
+        return latents.copy()
+    sources = np.stack([prototypes.vectors[source_prototype(name)] for name in classes])
+    return (latents - sources + prototypes.vectors[color]).astype(np.float32)
+
+
+def color_latents(
+    g: Any, latents: np.ndarray, color: str, prototypes: Prototypes | None = None
+) -> np.ndarray:
+    """``latents`` shifted to ``color``, each judged by its image at the prototypes' resolution.
+
+    Classifying at that fixed resolution, not at the one displayed, gives a seed the same
+    shift, and so the same picture, at every size.
+    """
+    if check_color(color) == "original":
+        return np.asarray(latents, dtype=np.float32)
+    prototypes = prototypes or load_prototypes(g)
+    return shift_latents(latents, class_of_latents(g, latents, prototypes.res), color, prototypes)
+
+
+def render_seeds(
+    g: Any, seeds: int | Iterable[int], res: str | None = None, color: str = "original"
+) -> np.ndarray:
+    """``N×H×W×3`` uint8 images of ``seeds`` at ``res`` (None: the largest) in ``color``."""
+    seed_list = [seeds] if isinstance(seeds, (int, np.integer)) else list(seeds)
+    if not 1 <= len(seed_list) <= LATENT_LIMITS.max_seeds:
+        raise ProganError(f"give 1 to {LATENT_LIMITS.max_seeds} seeds, got {len(seed_list)}")
+    res = check_res(g, res)
+    latents = seed_latents(seed_list, g.latent_dim)
+    return g.render(color_latents(g, latents, color), res)
+
+
+def _counts_text(counts: Counter[str]) -> str:
+    return ", ".join(f"{name} {counts[name]}" for name in (*CLASSES, NONE))

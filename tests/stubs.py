@@ -1,0 +1,56 @@
+"""A stand-in for :func:`progan.load_generator` whose colors are a known function of the latent.
+
+It renders a grey belt with one item in the middle whose RGB color is ``128 + GAIN·z[:3]``, and
+ignores the rest of the latent. Because the color is linear in the latent, the right prototypes
+and shifts can be worked out by hand, so the tests check the color math rather than merely run it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from progan.errors import ProganError
+from progan.export import PROTOTYPES_JSON
+from progan.resolution import parse_res
+
+GAIN = 100.0
+BELT_GREY = 110
+
+
+class LinearColorGenerator:
+    """Duck-typed to the generator contract: path, resolutions, latent_dim, metadata,
+    prototypes (read from ``prototypes.json`` at construction, like a loaded export) and render."""
+
+    def __init__(self, path: str | Path, latent_dim: int = 8) -> None:
+        self.path = Path(path)
+        self.resolutions = ["5x3", "10x6", "20x12", "40x24"]
+        self.latent_dim = latent_dim
+        self.metadata: dict[str, Any] = {"dataset": "stub"}
+        file = self.path / PROTOTYPES_JSON
+        self.prototypes = json.loads(file.read_text()) if file.is_file() else None
+        self.rendered = 0
+
+    @staticmethod
+    def item_box(height: int, width: int) -> tuple[slice, slice]:
+        """The item covers the middle half of each side, a quarter of the image."""
+        return slice(height // 4, height - height // 4), slice(width // 4, width - width // 4)
+
+    def item_colors(self, latents: np.ndarray) -> np.ndarray:
+        return np.clip(np.round(128 + GAIN * latents[:, :3]), 0, 255).astype(np.uint8)
+
+    def render(self, latents: np.ndarray, res: str) -> np.ndarray:
+        latents = np.asarray(latents, dtype=np.float32)
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise ProganError(f"latents must be N×{self.latent_dim}, got {latents.shape}")
+        if res not in self.resolutions:
+            raise ProganError(f"resolution {res!r} is not available")
+        height, width = parse_res(res)
+        images = np.full((len(latents), height, width, 3), BELT_GREY, np.uint8)
+        rows, cols = self.item_box(height, width)
+        images[:, rows, cols] = self.item_colors(latents)[:, None, None, :]
+        self.rendered += len(latents)
+        return images

@@ -1,0 +1,307 @@
+"""``python -m progan`` on a randomly initialised export (and the color stub for prototypes).
+
+Two cases run in a real process to prove the exit status and the one-line error; the rest call
+``run(main, argv)`` in this process, which shares TensorFlow's start-up with the other tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+from config import NetworkConfig
+from progan import __main__ as cli
+from progan import colors, latent
+from progan.cli import run
+from progan.export import load_generator, write_random_export
+from tests.stubs import LinearColorGenerator
+
+REPO = Path(__file__).resolve().parents[1]
+NETWORK = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 16))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return write_random_export(tmp_path_factory.mktemp("cli") / "model", NETWORK, stages=3)
+
+
+@pytest.fixture
+def model_copy(model: Path, tmp_path: Path) -> Path:
+    """A private copy for tests that add prototypes or break files."""
+    return Path(shutil.copytree(model, tmp_path / "model"))
+
+
+def call(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run the command as ``python -m progan`` would, minus the process."""
+    with pytest.raises(SystemExit) as exit_info:
+        run(cli.main, argv)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def fails(argv: list[str], capsys) -> str:
+    """The command exits 2 with exactly one line on stderr; that line is returned."""
+    code, out, err = call(argv, capsys)
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def read_png(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return np.asarray(image.convert("RGB"))
+
+
+def read_gif(path: Path) -> tuple[list[np.ndarray], list[int]]:
+    with Image.open(path) as gif:
+        frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
+        delays = [f.info["duration"] for f in ImageSequence.Iterator(gif)]
+    return frames, delays
+
+
+def seed_images(model: Path, seeds: list[int], res: str) -> np.ndarray:
+    g = load_generator(model)
+    return g.render(latent.seed_latents(seeds, g.latent_dim), res)
+
+
+# In a real process -------------------------------------------------------------------------------
+
+
+def python_m_progan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "progan", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=300,
+    )
+
+
+def test_process_unknown_resolution_is_one_line_and_exit_2(model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    done = python_m_progan(
+        "generate", "--model", str(model), "--seed", "1", "--res", "7x7", "-o", str(out)
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    # TensorFlow may print start-up notes before; the error is one line, and the last.
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: resolution 7x7 is not in this model; available: 5x3, 10x6, 20x12"]
+    assert done.stderr.splitlines()[-1] == errors[0]
+    assert not out.exists()
+
+
+def test_process_bad_flag_fails_before_loading_anything(tmp_path: Path) -> None:
+    done = python_m_progan("interpolate", "--seeds", "1", "2", "--frames", "1")
+    assert done.returncode == 2
+    # Flags are checked before TensorFlow starts: nothing but the error is printed.
+    assert done.stderr == "error: frames must be an integer from 2 to 120, got 1\n"
+
+
+# generate ----------------------------------------------------------------------------------------
+
+
+def test_generate_one_seed(model: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "one.png"
+    argv = ["generate", "--model", str(model), "--seed", "42", "-o", str(out)]
+    code, stdout, _ = call(argv, capsys)
+    assert code == 0 and stdout == f"wrote {out}\n"
+    # The default resolution is the largest, and the picture is the seed's, pixel for pixel.
+    np.testing.assert_array_equal(read_png(out), seed_images(model, [42], "20x12")[0])
+
+
+def test_generate_range_writes_a_grid(model: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "grid.png"
+    code, _, _ = call(
+        ["generate", "--model", str(model), "--seeds", "0-3", "--res", "10x6", "-o", str(out)],
+        capsys,
+    )
+    assert code == 0
+    grid = read_png(out)
+    assert grid.shape == (2 * 6 + 2, 2 * 10 + 2, 3)
+    np.testing.assert_array_equal(grid, latent.image_grid(seed_images(model, [0, 1, 2, 3], "10x6")))
+
+
+def test_generate_separate_files(model: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "item.png"
+    argv = ["generate", "--model", str(model), "--seeds", "5", "7,9", "--separate", "-o", str(out)]
+    code, stdout, _ = call(argv, capsys)
+    assert code == 0 and len(stdout.splitlines()) == 3
+    images = seed_images(model, [5, 7, 9], "20x12")
+    for seed, image in zip((5, 7, 9), images, strict=True):
+        np.testing.assert_array_equal(read_png(tmp_path / f"item-{seed}.png"), image)
+
+
+def test_generate_in_a_color_uses_the_saved_prototypes(model_copy: Path, tmp_path: Path, capsys):
+    g = load_generator(model_copy)
+    vectors = dict(zip(colors.CLASSES, latent.seed_latents([11, 12, 13, 14], 16), strict=True))
+    prototypes = colors.Prototypes(
+        res="10x6",
+        n=1,
+        vectors=vectors,
+        counts=dict.fromkeys(colors.CLASSES, 1),
+        sample_seeds=range(20),
+        sampled_classes={},
+        classifier={},
+    )
+    colors.save_prototypes(g, prototypes)
+    out = tmp_path / "red.png"
+    argv = ["generate", "--model", str(model_copy), "--seed", "3", "--color", "red", "-o", str(out)]
+    assert call(argv, capsys)[0] == 0
+    z = latent.seed_latents([3], 16)
+    source = colors.source_prototype(colors.class_of_images(g.render(z, "10x6"))[0])
+    shifted = z - vectors[source] + vectors["red"]
+    np.testing.assert_array_equal(read_png(out), g.render(shifted, "20x12")[0])
+    assert not np.array_equal(read_png(out), g.render(z, "20x12")[0])
+
+
+# interpolate -------------------------------------------------------------------------------------
+
+
+def test_interpolate_writes_the_gif(model: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "walk.gif"
+    argv = [
+        "interpolate",
+        "--model",
+        str(model),
+        "--seeds",
+        "1",
+        "2",
+        "--frames",
+        "7",
+        "--delay",
+        "60",
+        "-o",
+        str(out),
+    ]
+    assert call(argv, capsys)[0] == 0
+    frames, delays = read_gif(out)
+    assert len(frames) == 7 and delays == [60] * 7 and frames[0].shape == (12, 20, 3)
+    # 20×12 images have at most 240 colors, so the GIF palette loses nothing.
+    ends = seed_images(model, [1, 2], "20x12")
+    np.testing.assert_array_equal(frames[0], ends[0])
+    np.testing.assert_array_equal(frames[-1], ends[1])
+
+    lerp_out = tmp_path / "lerp.gif"
+    assert call([*argv[:-1], str(lerp_out), "--lerp", "--back-and-forth"], capsys)[0] == 0
+    lerp_frames, _ = read_gif(lerp_out)
+    assert len(lerp_frames) == 12
+    np.testing.assert_array_equal(lerp_frames[0], frames[0])
+    np.testing.assert_array_equal(lerp_frames[6], frames[6])
+    assert not np.array_equal(lerp_frames[3], frames[3])
+
+
+# prototypes (on the stub, whose colors are known) ------------------------------------------------
+
+
+def test_prototypes_command_computes_prints_and_saves(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(cli, "load_model", lambda path: LinearColorGenerator(path))
+    argv = [
+        "prototypes",
+        "--model",
+        str(tmp_path),
+        "--n",
+        "20",
+        "--res",
+        "10x6",
+        "--success-seeds",
+        "100",
+    ]
+    code, stdout, _ = call(argv, capsys)
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[0] == "sampling up to 5000 seeds at 10x6 for 20 latents of each color"
+    assert re.fullmatch(
+        r"sampled seeds 0-\d+: red \d+, green \d+, blue \d+, white \d+, none \d+", lines[1]
+    )
+    assert lines[2] == "color shift success over 100 seeds:"
+    found = colors.load_prototypes(LinearColorGenerator(tmp_path))
+    for line, color in zip(lines[3:7], colors.CLASSES, strict=True):
+        assert line.split()[:2] == [color, f"{found.success_rates[color]:.1%}"]
+        assert line.endswith("prototype of 20 latents")
+    assert lines[-1] == f"wrote {tmp_path / 'prototypes.json'}"
+    assert found.n == 20 and found.success_seeds == range(2**31, 2**31 + 100)
+
+    # The saved prototypes now shift colors for generate.
+    out = tmp_path / "green.png"
+    argv = [
+        "generate",
+        "--model",
+        str(tmp_path),
+        "--seeds",
+        "0-15",
+        "--res",
+        "10x6",
+        "--color",
+        "green",
+        "-o",
+        str(out),
+    ]
+    assert call(argv, capsys)[0] == 0
+    images = read_png(out)
+    tiles = [images[r * 8 : r * 8 + 6, c * 12 : c * 12 + 10] for r in range(4) for c in range(4)]
+    assert colors.class_of_images(np.stack(tiles)).count("green") >= 10
+
+
+# One-line errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--seed", "1", "--color", "pink"], "argument --color: invalid choice"),
+        (["generate", "--seed", "4294967296"], r"seed 4294967296 is outside \[0, 4294967296\)"),
+        (["generate", "--seed", "1-3"], "is not one seed; use --seeds"),
+        (["generate", "--seeds", "5-2"], "runs backwards"),
+        (["generate", "--seed", "1", "-o", "x.jpg"], "must end in .png"),
+        (["generate"], "one of the arguments --seed --seeds is required"),
+        (["interpolate", "--seeds", "1", "2", "--frames", "0"], "frames must be an integer"),
+        (["interpolate", "--seeds", "1", "2", "--delay", "5"], r"delay \(ms\) must be"),
+        (["interpolate", "--seeds", "1"], "expected 2 arguments"),
+        (["interpolate", "--seeds", "1", "x"], "'x' is not a number"),
+        (["prototypes", "--n", "0"], "argument --n: must be a whole number of at least 1, got '0'"),
+        (["prototypes", "--samples", "many"], "argument --samples: must be a whole number"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_bad_flags_fail_in_one_line(argv: list[str], message: str, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(cli, "load_model", lambda path: pytest.fail("model loaded before checks"))
+    assert re.search(message, fails(argv, capsys))
+
+
+def test_model_errors_fail_in_one_line(model: Path, model_copy: Path, tmp_path: Path, capsys):
+    out = str(tmp_path / "x.png")
+    generate = ["generate", "--seed", "1", "-o", out, "--model"]
+    assert fails([*generate, str(model), "--res", "80x48"], capsys) == (
+        "error: resolution 80x48 is not in this model; available: 5x3, 10x6, 20x12"
+    )
+    assert "python -m progan prototypes --model" in fails(
+        [*generate, str(model), "--color", "red"], capsys
+    )
+    assert "is not a model" in fails([*generate, str(tmp_path / "nowhere")], capsys)
+    missing_dir = [
+        "generate",
+        "--model",
+        str(model),
+        "--seed",
+        "1",
+        "-o",
+        str(tmp_path / "no/x.png"),
+    ]
+    assert fails(missing_dir, capsys).startswith(f"error: cannot write {tmp_path / 'no/x.png'}")
+
+    (model_copy / "prototypes.json").write_text("{not json")
+    assert "cannot read the model" in fails([*generate, str(model_copy)], capsys)
+    (model_copy / "model.json").write_text("{}")
+    assert "cannot read the model" in fails([*generate, str(model_copy)], capsys)
+    assert not Path(out).exists()
