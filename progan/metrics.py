@@ -167,6 +167,8 @@ def pairwise_ms_ssim(images: np.ndarray, pairs: int, seed: int = 0) -> float:
 def evaluate(fakes: np.ndarray, reals: np.ndarray, seed: int = 0) -> dict[str, float | int]:
     """SWD of fakes against reals beside the reals-vs-reals floor, and MS-SSIM of both.
 
+    SWD is left out for images under 7 px on a side, which have no 7×7 neighbourhood.
+
     ``reals`` must hold at least twice as many images as the comparison uses: one half is
     compared with the fakes, the two halves with each other (the floor a perfect generator
     would reach with this many images).
@@ -174,14 +176,15 @@ def evaluate(fakes: np.ndarray, reals: np.ndarray, seed: int = 0) -> dict[str, f
     n = min(len(fakes), len(reals) // 2)
     if n < 2:
         raise ValueError("evaluation needs at least 2 fakes and 4 reals")
-    fake_swd = swd(fakes[:n], reals[:n], seed)
-    floor = swd(reals[:n], reals[n : 2 * n], seed)
     result: dict[str, float | int] = {"n": n}
-    for k, (value, low) in enumerate(zip(fake_swd[:-1], floor[:-1], strict=True)):
-        result[f"swd_level{k}"] = value
-        result[f"swd_floor_level{k}"] = low
-    result["swd"] = fake_swd[-1]
-    result["swd_floor"] = floor[-1]
+    if min(fakes.shape[1:3]) >= PATCH:  # smaller images have no 7×7 neighbourhoods
+        fake_swd = swd(fakes[:n], reals[:n], seed)
+        floor = swd(reals[:n], reals[n : 2 * n], seed)
+        for k, (value, low) in enumerate(zip(fake_swd[:-1], floor[:-1], strict=True)):
+            result[f"swd_level{k}"] = value
+            result[f"swd_floor_level{k}"] = low
+        result["swd"] = fake_swd[-1]
+        result["swd_floor"] = floor[-1]
     result["ms_ssim"] = pairwise_ms_ssim(fakes[:n], n, seed)
     result["ms_ssim_real"] = pairwise_ms_ssim(reals[:n], n, seed)
     return result

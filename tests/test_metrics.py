@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from progan.metrics import laplacian_pyramid, level_count, ms_ssim, pairwise_ms_ssim, swd
+from progan.metrics import (
+    evaluate,
+    laplacian_pyramid,
+    level_count,
+    ms_ssim,
+    pairwise_ms_ssim,
+    swd,
+)
 
 
 def smooth_images(n: int, shape=(48, 80), seed: int = 0) -> np.ndarray:
@@ -73,3 +80,12 @@ def test_ms_ssim_on_small_images(shape):
 def test_collapsed_generator_scores_high_ms_ssim():
     one = smooth_images(1)
     assert pairwise_ms_ssim(np.repeat(one, 10, axis=0), 20) == pytest.approx(1.0)
+
+
+def test_evaluate_reports_swd_beside_its_floor():
+    images = smooth_images(24, (24, 40))
+    result = evaluate(images[:8], images[8:])
+    assert result["n"] == 8 and "swd_level0" in result and "swd_floor_level0" in result
+    assert result["swd"] > 0 and 0 < result["ms_ssim"] <= 1
+    tiny = evaluate(images[:8, :3, :5], images[8:, :3, :5])
+    assert "swd" not in tiny and "ms_ssim" in tiny
