@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,9 +106,13 @@ def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> S
 
 
 def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None:
-    """Decode every image once; written to a temporary folder and renamed, so never half-built."""
+    """Decode every image once into a folder of this process, renamed into place when complete.
+
+    A cache is never seen half-built, and processes building the same cache at once (workers
+    of one machine) each finish their own copy; the first rename wins, the rest are dropped.
+    """
     top = stages[-1]
-    tmp = folder.with_name(folder.name + ".tmp")
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     top_path = tmp / f"{format_res(top)}.npy"
@@ -153,8 +158,10 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
             }
         )
     )
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process completed the same cache first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,18 @@ def alpha_at(phase: Phase, images_in_phase: int) -> float:
     return min(1.0, images_in_phase / phase.images)
 
 
+def chief_and_index(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
+    """Whether this process is the run's chief, and its worker index (0 outside a cluster)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True, 0
+    task_type, task_id = resolver.task_type, resolver.task_id or 0
+    if task_type == "chief":
+        return True, 0
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and not has_chief, task_id
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """``mirrored`` uses every GPU, or every logical CPU device when there is no GPU."""
     if name == "default":
@@ -126,7 +138,13 @@ class Trainer:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.run_dir = Path(cfg.out)
-        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.strategy = make_strategy(cfg.strategy)
+        self.is_chief, worker = chief_and_index(self.strategy)
+        # Every worker saves full checkpoints (saving is collective); only the chief's are the
+        # run's, the others go to a folder of their own so that workers sharing a disk never
+        # write the same files. Samples, exports, metrics and TensorBoard are the chief's.
+        own = self.run_dir if self.is_chief else self.run_dir / "workers" / str(worker)
+        self.ckpt_dir = own / "checkpoints"
         self._check_run_folder()
         self.net = cfg.network
         self.num_stages = stage_index(self.net.base, cfg.max_res) + 1
@@ -136,7 +154,6 @@ class Trainer:
                 f"{self.net.max_stages}"
             )
         self.shapes: list[Shape] = stage_shapes(self.net.base, self.num_stages)
-        self.strategy = make_strategy(cfg.strategy)
         data_root = Path(cfg.data_root)
         self.source = open_source(cfg.data, data_root)
         self.cache = build_cache(self.source, self.shapes, data_root / "cache")
@@ -343,10 +360,15 @@ class Trainer:
 
     def train(self) -> Path:
         """Run every remaining phase; returns the export folder."""
-        save_config(self.cfg, self.run_dir)
+        if self.is_chief:
+            save_config(self.cfg, self.run_dir)
         if not self.cfg.resume:
             self.save()
-        writer = tf.summary.create_file_writer(str(self.run_dir / "tb"))
+        writer = (
+            tf.summary.create_file_writer(str(self.run_dir / "tb"))
+            if self.is_chief
+            else tf.summary.create_noop_writer()
+        )
         previous = {
             s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
         }
@@ -439,7 +461,18 @@ class Trainer:
         tf.summary.scalar("progress/images_per_s", rate, step=step)
 
     def _end_phase(self, index: int) -> None:
-        """Sample grid, export and metrics line for the finished phase; then the next phase."""
+        """Report the finished phase, then move on with fresh Adam state, and save."""
+        if self.is_chief:
+            self._report_phase(index)
+        self.phase_index.assign(index + 1)
+        self.phase_shown.assign(0)
+        if index + 1 < len(self.phases):
+            self.new_optimizers(self.phases[index + 1])
+            self.alpha.assign(alpha_at(self.phases[index + 1], 0))
+        self.save()
+
+    def _report_phase(self, index: int) -> None:
+        """Sample grid, export, evaluation and one metrics.jsonl line for a finished phase."""
         phase = self.phases[index]
         kimg = int(self.images_shown.numpy()) / 1000
         grid = self.sample_grid(phase.stage)
@@ -448,6 +481,9 @@ class Trainer:
         name = f"{kimg:08.1f}kimg-{format_res(self.shapes[phase.stage])}-{phase.name}.png"
         Image.fromarray(grid).save(samples / name)
         self.write_export(phase.stage + 1)
+        scores = self.evaluate(phase.stage) if self.cfg.eval_images else {}
+        for key, value in scores.items():
+            tf.summary.scalar(f"eval/{key}", value, step=int(self.images_shown.numpy()))
         record = {
             "kimg": kimg,
             "phase": index,
@@ -456,15 +492,10 @@ class Trainer:
             "name": phase.name,
             "time": time.time(),
             **self.last_losses,
+            **scores,
         }
         with open(self.run_dir / METRICS_JSONL, "a") as f:
             f.write(json.dumps(record) + "\n")
-        self.phase_index.assign(index + 1)
-        self.phase_shown.assign(0)
-        if index + 1 < len(self.phases):
-            self.new_optimizers(self.phases[index + 1])
-            self.alpha.assign(alpha_at(self.phases[index + 1], 0))
-        self.save()
         log.info("phase %d done at %.1f kimg: %s", index, kimg, samples / name)
 
     def evaluate(self, stage: int) -> dict[str, float | int]:

@@ -1,6 +1,8 @@
 import dataclasses
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -196,9 +198,24 @@ def _wait_for_checkpoint_after(ckpt_dir: Path, images: int, proc, timeout: float
 
 def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_path):
     run = tmp_path / "run"
-    command = [sys.executable, "train.py", "--data", str(image_folder), "--out", str(run),
-               "--data-root", str(tmp_path / "data"), "--max-res", "5x3", "--kimg-per-phase", "100",
-               "--batch-sizes", "8", "--save-every-min", "0.005"]
+    command = [
+        sys.executable,
+        "train.py",
+        "--data",
+        str(image_folder),
+        "--out",
+        str(run),
+        "--data-root",
+        str(tmp_path / "data"),
+        "--max-res",
+        "5x3",
+        "--kimg-per-phase",
+        "100",
+        "--batch-sizes",
+        "8",
+        "--save-every-min",
+        "0.005",
+    ]
     proc = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_checkpoint_after(run / "checkpoints", 0, proc)
@@ -212,8 +229,9 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
     restored = Trainer(cfg)
     assert int(restored.images_shown.numpy()) == latest > 0
 
-    proc = subprocess.Popen([*command[:2], "--out", str(run), "--resume"], cwd=REPO,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*command[:2], "--out", str(run), "--resume"], cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
     try:
         _wait_for_checkpoint_after(run / "checkpoints", latest, proc)
         proc.send_signal(signal.SIGINT)
@@ -224,3 +242,61 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
     assert "continue with: python train.py --out" in err and "Traceback" not in err
     final = int(tf.train.latest_checkpoint(str(run / "checkpoints")).rsplit("-", 1)[1])
     assert final > latest
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multiworker_strategy_with_two_local_workers(image_folder, tmp_path):
+    """Two processes on loopback, joined by TF_CONFIG, train one run; the chief reports."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    run = tmp_path / "run"
+    command = [
+        sys.executable,
+        "train.py",
+        "--data",
+        str(image_folder),
+        "--out",
+        str(run),
+        "--data-root",
+        str(tmp_path / "data"),
+        "--max-res",
+        "5x3",
+        "--kimg-per-phase",
+        "0.064",
+        "--batch-sizes",
+        "8",
+        "--strategy",
+        "multiworker",
+        "--eval-images",
+        "8",
+    ]
+    workers = []
+    for index in range(2):
+        env = os.environ | {
+            "TF_CONFIG": json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            )
+        }
+        workers.append(
+            subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+        )
+    errors = []
+    for proc in workers:
+        try:
+            errors.append(proc.communicate(timeout=300)[1])
+        finally:
+            proc.kill()
+    assert [p.returncode for p in workers] == [0, 0], errors
+    g = progan.load_generator(run)
+    assert g.metadata["images_shown"] == 64
+    assert not (run / "workers" / "1" / "export").exists()
+    assert tf.train.latest_checkpoint(str(run / "workers" / "1" / "checkpoints")).endswith("-64")
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
