@@ -9,6 +9,7 @@ start-up. A command is one ``add_*`` function that registers its flags and handl
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -247,13 +248,74 @@ def prototypes(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (add_generate, add_interpolate, add_prototypes)
+# evaluate ----------------------------------------------------------------------------------------
+
+
+def add_evaluate(commands: Any) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="SWD and MS-SSIM of a model against its data",
+        description="Sliced Wasserstein distance per pyramid level beside the reals-vs-reals "
+        "floor, MS-SSIM of generated pairs beside the data's, and the color-shift success.",
+    )
+    add_model_flag(parser)
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="image folder or named data set (laundry, laundry-recolored, ...)",
+    )
+    parser.add_argument(
+        "--n",
+        type=positive_int,
+        default=4096,
+        help="generated images (and twice as many reals) (default: %(default)s)",
+    )
+    add_res_flag(parser)
+    parser.add_argument("--data-root", help="where named data sets and caches live (default data/)")
+    parser.add_argument("--json", metavar="OUT.json", help="also write the numbers as JSON")
+    parser.set_defaults(handler=evaluate)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from config import DATA_ROOT
+    from progan import metrics
+    from progan.data import build_cache, open_source
+    from progan.resolution import parse_res
+
+    g = load_model(args.model)
+    res = latent.check_res(g, args.res)
+    data_root = Path(args.data_root) if args.data_root else DATA_ROOT
+    source = open_source(args.data, data_root)
+    cache = build_cache(source, [parse_res(r) for r in g.resolutions], data_root / "cache")
+    reals = metrics.sample_reals(cache.arrays[parse_res(res)], 2 * args.n)
+    n = len(reals) // 2
+    fakes = g.render(latent.seed_latents(list(range(n)), g.latent_dim), res)
+    result = metrics.evaluate(fakes, reals)
+    print(
+        f"{g.path} at {res}: {n} generated images (seeds 0-{n - 1}) against {2 * n} of "
+        f"{source.name}"
+    )
+    print(metrics.format_table(result, res))
+    rates = colors.load_prototypes(g).success_rates if g.prototypes else None
+    if rates:
+        print("color shift success: " + ", ".join(f"{c} {rates[c]:.1%}" for c in colors.CLASSES))
+        result |= {f"shift_success_{c}": rates[c] for c in colors.CLASSES}
+    if args.json:
+        write_file(
+            output_path(args.json, "metrics.json", ".json"),
+            (json.dumps({"res": res, **result}, indent=2) + "\n").encode(),
+        )
+    return 0
+
+
+COMMANDS = (add_generate, add_interpolate, add_prototypes, add_evaluate)
 
 
 def build_parser() -> Parser:
     parser = Parser(
         prog=PROG,
-        description="Render seeds, interpolate between them, compute color prototypes.",
+        description="Render seeds, interpolate between them, compute color prototypes, "
+        "evaluate a model.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:

@@ -188,3 +188,30 @@ def evaluate(fakes: np.ndarray, reals: np.ndarray, seed: int = 0) -> dict[str, f
     result["ms_ssim"] = pairwise_ms_ssim(fakes[:n], n, seed)
     result["ms_ssim_real"] = pairwise_ms_ssim(reals[:n], n, seed)
     return result
+
+
+def sample_reals(images: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` distinct images drawn at random (in index order, kind to memory maps)."""
+    rng = np.random.default_rng([seed, 3])
+    count = min(count, len(images))
+    return np.asarray(images[np.sort(rng.choice(len(images), count, replace=False))])
+
+
+def format_table(result: dict[str, float | int], res: str) -> str:
+    """The evaluation as a Markdown table: SWD per level beside the floor, then MS-SSIM."""
+    lines = ["| metric | generated | reals vs reals |", "|---|---:|---:|"]
+    height, width = (int(v) for v in res.split("x")[::-1])
+    k = 0
+    while f"swd_level{k}" in result:
+        level = f"{width >> k}x{height >> k}"
+        lines.append(
+            f"| SWD ×1e3 at {level} | {result[f'swd_level{k}']:.2f} | "
+            f"{result[f'swd_floor_level{k}']:.2f} |"
+        )
+        k += 1
+    if "swd" in result:
+        lines.append(f"| SWD ×1e3, average | {result['swd']:.2f} | {result['swd_floor']:.2f} |")
+    lines.append(
+        f"| MS-SSIM of random pairs | {result['ms_ssim']:.4f} | {result['ms_ssim_real']:.4f} |"
+    )
+    return "\n".join(lines)

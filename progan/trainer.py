@@ -34,7 +34,7 @@ from progan.generator import Generator
 from progan.latent import image_grid, seed_latents
 from progan.layers import downsample2x, fade, upsample2x
 from progan.losses import critic_loss, generator_loss, gradient_norms
-from progan.metrics import evaluate
+from progan.metrics import evaluate, sample_reals
 from progan.resolution import Shape, format_res, stage_index, stage_shapes
 
 log = logging.getLogger(__name__)
@@ -500,11 +500,11 @@ class Trainer:
 
     def evaluate(self, stage: int) -> dict[str, float | int]:
         """SWD and MS-SSIM of the EMA generator at ``stage`` on ``eval_images`` random latents."""
-        reals_all = self.cache.arrays[self.shapes[stage]]
-        n = min(self.cfg.eval_images, len(reals_all) // 2)
-        rng = np.random.default_rng([self.cfg.seed, 3])
-        reals = np.asarray(reals_all[np.sort(rng.choice(len(reals_all), 2 * n, replace=False))])
-        z = rng.standard_normal((n, self.net.latent_dim)).astype(np.float32)
+        reals = sample_reals(
+            self.cache.arrays[self.shapes[stage]], 2 * self.cfg.eval_images, self.cfg.seed
+        )
+        n = len(reals) // 2
+        z = seed_latents(list(range(n)), self.net.latent_dim)
         fakes = np.concatenate(
             [to_uint8(self.G_ema(z[i : i + 64], stage=stage)) for i in range(0, n, 64)]
         )

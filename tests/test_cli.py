@@ -6,6 +6,7 @@ Two cases run in a real process to prove the exit status and the one-line error;
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -305,3 +306,35 @@ def test_model_errors_fail_in_one_line(model: Path, model_copy: Path, tmp_path: 
     (model_copy / "model.json").write_text("{}")
     assert "cannot read the model" in fails([*generate, str(model_copy)], capsys)
     assert not Path(out).exists()
+
+
+def test_evaluate_prints_swd_beside_the_floor_and_writes_json(tmp_path, capsys):
+    from config import NetworkConfig
+    from tests.conftest import write_image_folder
+
+    model = write_random_export(tmp_path / "m", NetworkConfig((3, 5), 16, (16, 16, 8, 8)), 4)
+    data = write_image_folder(tmp_path / "imgs", 24, size=(80, 48))
+    out = tmp_path / "metrics.json"
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(data),
+                "--n",
+                "8",
+                "--data-root",
+                str(tmp_path / "root"),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| SWD ×1e3 at 40x24 |" in printed and "MS-SSIM" in printed
+    result = json.loads(out.read_text())
+    assert result["res"] == "40x24" and result["n"] == 8
+    assert result["swd"] > result["swd_floor"]  # random weights are far from the data
