@@ -126,6 +126,8 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     else:
         base = base_for(max_res)
     schedule = {}
+    if args.kimg_per_phase is not None and args.epochs_per_res is not None:
+        raise ProganError("give --kimg-per-phase or --epochs-per-res, not both")
     if args.kimg_per_phase is not None:
         schedule.update(kimg_per_phase=args.kimg_per_phase, epochs_per_res=None)
     if args.epochs_per_res is not None:

@@ -300,3 +300,14 @@ def test_multiworker_strategy_with_two_local_workers(image_folder, tmp_path):
     assert not (run / "workers" / "1" / "export").exists()
     assert tf.train.latest_checkpoint(str(run / "workers" / "1" / "checkpoints")).endswith("-64")
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_epochs_per_res_sets_the_phase_length(image_folder, tmp_path):
+    schedule = ScheduleConfig(epochs_per_res=4, batch_sizes=(8, 8, 8, 8))
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, schedule=schedule))
+    assert [p.images for p in trainer.phases] == [62, 62, 62]  # 4 epochs of 31 images / 2
+    args = train.build_parser().parse_args(["--epochs-per-res", "20"])
+    assert train.config_from_args(args, []).schedule.epochs_per_res == 20
+    args = train.build_parser().parse_args(["--epochs-per-res", "20", "--kimg-per-phase", "5"])
+    with pytest.raises(ProganError, match="not both"):
+        train.config_from_args(args, [])
