@@ -1,0 +1,40 @@
+"""ProGAN Studio's web application: pages and image routes over one loaded model.
+
+:func:`create_app` is the factory; ``python -m app`` serves it with waitress. Settings come from
+the mapping passed in (tests pass a random export as ``MODEL_PATH``):
+
+- ``MODEL_PATH``: an export folder or a training run folder; None serves the shipped model in
+  ``checkpoints/``.
+- ``BOOTSTRAP_SERVE_LOCAL`` is forced on: Bootstrap's files come from the Bootstrap-Flask package
+  on this machine, never a CDN, so the studio works offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_bootstrap import Bootstrap5
+
+from app.model import ModelHolder
+from app.views import bp
+from config import REPO_ROOT
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the studio and load its model (a :class:`progan.ProganError` if there is none)."""
+    app = Flask(
+        __name__,
+        template_folder=str(REPO_ROOT / "templates"),
+        static_folder=str(REPO_ROOT / "static"),
+    )
+    app.config.update(MODEL_PATH=None)
+    app.config.update(config or {})
+    app.config["BOOTSTRAP_SERVE_LOCAL"] = True
+    app.json.sort_keys = False
+    Bootstrap5(app)
+    app.extensions["progan_model"] = ModelHolder(app.config["MODEL_PATH"])
+
+    app.register_blueprint(bp)
+    return app

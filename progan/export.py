@@ -161,7 +161,7 @@ class Generator:
         self.resolutions = [format_res(s) for s in self.shapes]
         self.latent_dim = self.net.latent_dim
         self._lock = threading.Lock()
-        self._functions: dict[str, Any] = {}
+        self._render_top = None
         self._tf = tf
 
     def shape_of(self, res: str) -> Shape:
@@ -171,58 +171,59 @@ class Generator:
             )
         return self.shapes[self.resolutions.index(res)]
 
-    def _function(self, res: str):
+    def _top(self):
+        """The one traced function: the top stage's images, clipped to [-1, 1]."""
         with self._lock:
-            if res not in self._functions:
-                self._functions[res] = self._trace(self.shape_of(res))
-            return self._functions[res]
+            if self._render_top is None:
+                tf = self._tf
+                top = self.stages - 1
 
-    def _trace(self, shape: Shape):
-        tf = self._tf
-        factor = self.shapes[-1][0] // shape[0]
-        top = self.stages - 1
+                @tf.function(input_signature=[tf.TensorSpec([None, self.latent_dim], tf.float32)])
+                def render_top(latents):
+                    images = tf.cast(self.network(latents, stage=top), tf.float32)
+                    return tf.clip_by_value(images, -1.0, 1.0)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, self.latent_dim], tf.float32)])
-        def render(latents):
-            images = tf.clip_by_value(tf.cast(self.network(latents, stage=top), tf.float32), -1, 1)
-            if factor > 1:
-                images = tf.nn.avg_pool2d(images, factor, factor, "VALID")
-            return tf.cast(images * 127.5 + 128.0, tf.uint8)
-
-        return render
+                self._render_top = render_top
+            return self._render_top
 
     def render(self, latents: np.ndarray, res: str) -> np.ndarray:
         """N×latent_dim float32 -> N×H×W×3 uint8 at ``res`` (``WIDTHxHEIGHT``)."""
         latents = np.asarray(latents, dtype=np.float32)
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise ProganError(f"latents must be N×{self.latent_dim}, got {latents.shape}")
-        function = self._function(res)
         height, width = self.shape_of(res)
         if len(latents) == 0:
             return np.zeros((0, height, width, 3), np.uint8)
-        chunks = [
-            function(latents[i : i + RENDER_CHUNK]).numpy()
-            for i in range(0, len(latents), RENDER_CHUNK)
-        ]
-        return np.concatenate(chunks)
+        render_top = self._top()
+        images = np.concatenate(
+            [
+                render_top(latents[i : i + RENDER_CHUNK]).numpy()
+                for i in range(0, len(latents), RENDER_CHUNK)
+            ]
+        )
+        factor = self.shapes[-1][0] // height
+        if factor > 1:  # area average down to the asked stage
+            images = images.reshape(len(images), height, factor, width, factor, 3).mean(axis=(2, 4))
+        return (images * 127.5 + 128.0).astype(np.uint8)
 
 
-_loaded: dict[tuple, Generator] = {}
+_loaded: dict[Path, tuple[tuple[int, ...], Generator]] = {}
 _loaded_lock = threading.Lock()
 
 
 def load_generator(path: str | Path | None = None) -> Generator:
     """Load the export at ``path`` (None: the shipped default model), once per process.
 
-    The cache key includes the files' modification times, so an export rewritten by a trainer or
-    given new prototypes is loaded afresh rather than served stale.
+    The files' modification times are checked on every call, so an export rewritten by a
+    trainer or given new prototypes is loaded afresh (replacing the stale one), not served stale.
     """
     folder = resolve_export_dir(path).resolve()
-    key = (folder, *(_mtime(folder / name) for name in (MODEL_JSON, WEIGHTS, PROTOTYPES_JSON)))
+    stamp = tuple(_mtime(folder / name) for name in (MODEL_JSON, WEIGHTS, PROTOTYPES_JSON))
     with _loaded_lock:
-        if key not in _loaded:
-            _loaded[key] = Generator(folder)
-        return _loaded[key]
+        cached = _loaded.get(folder)
+        if cached is None or cached[0] != stamp:
+            _loaded[folder] = (stamp, Generator(folder))
+        return _loaded[folder][1]
 
 
 def _mtime(path: Path) -> int:

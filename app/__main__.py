@@ -1,0 +1,73 @@
+"""``python -m app``: serve the studio with waitress, a production WSGI server.
+
+Binds 127.0.0.1:5000 by default, so the studio is private to this machine until ``--host``
+says otherwise; Flask's debugger is never on. The model is loaded and every resolution traced
+before the port opens, so the first visitor does not wait for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+from progan.cli import Parser, run
+
+PROG = "python -m app"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="Serve ProGAN Studio (generate and interpolate pages).")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=whole_number(1, 65535), default=5000, help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        help="an export folder or a training run folder (default: the shipped model in "
+        "checkpoints/)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=whole_number(1, 64),
+        default=4,
+        help="requests rendered at once (default: %(default)s)",
+    )
+    return parser
+
+
+def whole_number(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type for an integer in ``[lo, hi]``, so a bad flag fails before TF loads."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or not lo <= int(text) <= hi:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {lo} to {hi}, got {text!r}"
+            )
+        return int(text)
+
+    return parse
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import waitress
+
+    from app import create_app
+
+    app = create_app({"MODEL_PATH": args.model})
+    holder = app.extensions["progan_model"]
+    holder.warm_up()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(f"ProGAN Studio: model {holder.name} at http://{args.host}:{args.port}/", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,262 @@
+"""What the studio's routes do, apart from HTTP: check the input, name the result, render it.
+
+Each route's input becomes a small frozen request object (:class:`SeedImage`, :class:`Between`,
+:class:`Walk`) built by a ``parse_*`` function that raises :class:`RequestError` with the HTTP
+status and a message saying what is allowed. A request object knows its cache key, file name and
+MIME type without rendering, so a view can answer ``304 Not Modified`` at no cost, and renders
+by calling :mod:`progan.latent` and :mod:`progan.colors`, the functions the command line calls,
+so a seed gives the same picture in both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from app.model import ModelHolder, Snapshot
+from config import COLORS, LATENT_LIMITS
+from progan import colors, latent
+from progan.errors import ProganError
+
+# Longest number text turned into an int; longer ones are refused by their text alone (Python
+# refuses int() of very long strings, and no valid seed, frame count or delay is that long).
+_MAX_DIGITS = 40
+
+
+class RequestError(ProganError):
+    """A user's mistake in a request, with the HTTP status that answers it."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# Input -------------------------------------------------------------------------------------------
+
+
+def parse_res(snapshot: Snapshot, text: str) -> str:
+    """The model's spelling of a resolution; 404 listing the available ones otherwise."""
+    available = snapshot.generator.resolutions
+    try:
+        return latent.check_res(snapshot.generator, text)
+    except ProganError:
+        raise RequestError(
+            f"resolution {shown(text)!r} is not available; choose one of {', '.join(available)}",
+            404,
+        ) from None
+
+
+def parse_seed(text: str) -> int:
+    """A decimal seed in ``[0, 2**32)``; 400 otherwise."""
+    try:
+        return latent.check_seed(_as_int(text))
+    except ProganError as err:
+        raise RequestError(str(err)) from None
+
+
+def parse_color(snapshot: Snapshot, text: str) -> str:
+    """A known color (404 otherwise) that this model can render (409 without prototypes)."""
+    if text not in COLORS:
+        raise RequestError(f"color {shown(text)!r} is not one of {', '.join(COLORS)}", 404)
+    if text != "original" and snapshot.prototypes is None:
+        raise RequestError(str(snapshot.prototypes_error), 409)
+    return text
+
+
+def parse_t(text: str) -> float:
+    """A position between two seeds, a finite number in ``[0, 1]``; 400 otherwise."""
+    try:
+        t = float(text)
+    except ValueError:
+        t = math.nan
+    if not 0.0 <= t <= 1.0:
+        raise RequestError(f"t must be a number from 0 to 1, got {shown(text)!r}")
+    return t
+
+
+def parse_frames(text: str | None) -> int:
+    if text is None:
+        return Walk.default_frames
+    try:
+        return latent.check_frames(_as_int(text))
+    except ProganError as err:
+        raise RequestError(str(err)) from None
+
+
+def parse_delay(text: str | None) -> int:
+    if text is None:
+        return Walk.default_delay_ms
+    try:
+        return latent.check_delay(_as_int(text))
+    except ProganError as err:
+        raise RequestError(str(err)) from None
+
+
+def _as_int(text: str) -> int | str:
+    """Plain decimal digits as an int; anything else stays text for the checker to refuse."""
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
+        return int(text)
+    return shown(text)
+
+
+def shown(text: str) -> str:
+    """``text`` cut short enough to quote in an error message."""
+    return text if len(text) <= _MAX_DIGITS else text[: _MAX_DIGITS // 2] + "…"
+
+
+# Requests ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedImage:
+    """``GET /generate/<res>/<seed>/<color>``: one seed's PNG."""
+
+    res: str
+    seed: int
+    color: str
+    mimetype: ClassVar[str] = "image/png"
+
+    def key(self, snapshot: Snapshot) -> tuple:
+        # The original colors do not depend on the prototypes, so new prototypes leave
+        # those cached images valid.
+        proto = snapshot.prototypes_id if self.color != "original" else ""
+        return ("generate", self.res, self.seed, self.color, proto)
+
+    @property
+    def filename(self) -> str:
+        return f"seed{self.seed}-{self.res}-{self.color}.png"
+
+    def render(self, snapshot: Snapshot) -> bytes:
+        """As ``colors.render_seeds``, with the snapshot's prototypes passed in explicitly."""
+        g = snapshot.generator
+        latents = latent.seed_latents([self.seed], g.latent_dim)
+        latents = colors.color_latents(g, latents, self.color, snapshot.prototypes)
+        return latent.encode_png(g.render(latents, self.res)[0])
+
+
+@dataclass(frozen=True)
+class Between:
+    """``GET /interpolate/<res>/<a>/<b>/<t>``: the image at ``t`` on the way from a to b."""
+
+    res: str
+    seed_a: int
+    seed_b: int
+    t: float
+    mimetype: ClassVar[str] = "image/png"
+
+    def key(self, snapshot: Snapshot) -> tuple:
+        return ("interpolate", self.res, self.seed_a, self.seed_b, repr(self.t))
+
+    @property
+    def filename(self) -> str:
+        return f"seed{self.seed_a}-seed{self.seed_b}-t{self.t:g}-{self.res}.png"
+
+    def render(self, snapshot: Snapshot) -> bytes:
+        g = snapshot.generator
+        return latent.encode_png(latent.render_at_t(g, self.seed_a, self.seed_b, self.t, self.res))
+
+
+@dataclass(frozen=True)
+class Walk:
+    """``GET /interpolate/<res>/<a>/<b>.gif``: the animation from a to b."""
+
+    res: str
+    seed_a: int
+    seed_b: int
+    frames: int
+    delay_ms: int
+    mimetype: ClassVar[str] = "image/gif"
+    default_frames: ClassVar[int] = 30
+    default_delay_ms: ClassVar[int] = 80
+
+    def key(self, snapshot: Snapshot) -> tuple:
+        return ("gif", self.res, self.seed_a, self.seed_b, self.frames, self.delay_ms)
+
+    @property
+    def filename(self) -> str:
+        return f"seed{self.seed_a}-seed{self.seed_b}-{self.res}-{self.frames}f.gif"
+
+    def render(self, snapshot: Snapshot) -> bytes:
+        return latent.render_gif_bytes(
+            snapshot.generator,
+            self.seed_a,
+            self.seed_b,
+            self.res,
+            frames=self.frames,
+            delay_ms=self.delay_ms,
+        )
+
+
+ImageRequest = SeedImage | Between | Walk
+
+
+def parse_seed_image(snapshot: Snapshot, res: str, seed: str, color: str) -> SeedImage:
+    return SeedImage(parse_res(snapshot, res), parse_seed(seed), parse_color(snapshot, color))
+
+
+def parse_between(snapshot: Snapshot, res: str, seed_a: str, seed_b: str, t: str) -> Between:
+    return Between(parse_res(snapshot, res), parse_seed(seed_a), parse_seed(seed_b), parse_t(t))
+
+
+def parse_walk(
+    snapshot: Snapshot, res: str, seed_a: str, seed_b: str, frames: str | None, delay: str | None
+) -> Walk:
+    return Walk(
+        parse_res(snapshot, res),
+        parse_seed(seed_a),
+        parse_seed(seed_b),
+        parse_frames(frames),
+        parse_delay(delay),
+    )
+
+
+def etag(snapshot: Snapshot, item: ImageRequest) -> str:
+    """A strong ETag: the same model, libraries and canonical parameters give the same bytes."""
+    text = "\n".join([snapshot.model_id, *map(str, item.key(snapshot))])
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+# Model description -------------------------------------------------------------------------------
+
+
+def model_info(holder: ModelHolder) -> dict[str, Any]:
+    """The body of ``GET /api/model``: what the pages need to build their forms."""
+    snapshot = holder.current()
+    g = snapshot.generator
+    prototypes = snapshot.prototypes
+    rates = (prototypes.success_rates or {}) if prototypes else {}
+    limits = LATENT_LIMITS
+    return {
+        "name": holder.name,
+        "dataset": g.metadata.get("dataset"),
+        "created": g.metadata.get("created"),
+        "resolutions": list(g.resolutions),
+        "latent_dim": g.latent_dim,
+        "images_shown": g.metadata.get("images_shown"),
+        "colors": [
+            {
+                "name": name,
+                "available": name == "original" or prototypes is not None,
+                "success_rate": rates.get(name),
+            }
+            for name in COLORS
+        ],
+        "prototypes": {
+            "available": prototypes is not None,
+            "res": prototypes.res if prototypes else None,
+            "success_seeds": len(prototypes.success_seeds)
+            if prototypes and prototypes.success_seeds
+            else None,
+            "message": snapshot.prototypes_error,
+        },
+        "limits": {
+            "seed_max": latent.SEED_LIMIT - 1,
+            "frames": [limits.min_frames, limits.max_frames],
+            "delay_ms": [limits.min_delay_ms, limits.max_delay_ms],
+            "default_frames": Walk.default_frames,
+            "default_delay_ms": Walk.default_delay_ms,
+        },
+        "version": snapshot.version,
+    }

@@ -1,0 +1,119 @@
+"""The studio's routes: pages, images, the model description, and JSON for every error.
+
+Views only turn URL parts into a request object (:mod:`app.service` validates them), answer
+``304`` when the browser already has those bytes, and otherwise return what the request renders.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from app import service
+from app.model import ModelHolder, Snapshot
+from progan.errors import ProganError
+
+bp = Blueprint("studio", __name__)
+
+# An image URL names its bytes for good (the ETag changes with the model, and so does nothing
+# else), so browsers and proxies may keep it for a year without asking again.
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+
+
+def holder() -> ModelHolder:
+    return current_app.extensions["progan_model"]
+
+
+def cached(snapshot: Snapshot, item: service.ImageRequest) -> Response:
+    """``item``'s bytes with a strong ETag, or an empty 304 when the client has that tag.
+
+    ``snapshot`` is the one ``item`` was validated against, so a prototypes file replaced
+    meanwhile cannot make the check and the render disagree.
+    """
+    tag = service.etag(snapshot, item)
+    if request.if_none_match.contains_weak(tag):
+        response = Response(status=304)
+    else:
+        response = Response(item.render(snapshot), mimetype=item.mimetype)
+        response.headers["Content-Disposition"] = f'inline; filename="{item.filename}"'
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = CACHE_FOREVER
+    return response
+
+
+# Pages -------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def generate_page() -> str:
+    return render_template("generate.html", page="generate")
+
+
+@bp.get("/interpolation")
+def interpolation_page() -> str:
+    return render_template("interpolation.html", page="interpolation")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok", model=holder().name)
+
+
+@bp.get("/api/model")
+def model_info() -> Response:
+    response = jsonify(service.model_info(holder()))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+# Images ------------------------------------------------------------------------------------------
+
+
+@bp.get("/generate/<res>/<seed>/<color>")
+def generate(res: str, seed: str, color: str) -> Response:
+    snapshot = holder().current()
+    return cached(snapshot, service.parse_seed_image(snapshot, res, seed, color))
+
+
+@bp.get("/interpolate/<res>/<seed_a>/<seed_b>/<t>")
+def interpolate(res: str, seed_a: str, seed_b: str, t: str) -> Response:
+    snapshot = holder().current()
+    return cached(snapshot, service.parse_between(snapshot, res, seed_a, seed_b, t))
+
+
+@bp.get("/interpolate/<res>/<seed_a>/<seed_b>.gif")
+def interpolate_gif(res: str, seed_a: str, seed_b: str) -> Response:
+    snapshot = holder().current()
+    frames, delay = request.args.get("frames"), request.args.get("delay")
+    return cached(snapshot, service.parse_walk(snapshot, res, seed_a, seed_b, frames, delay))
+
+
+# Errors ------------------------------------------------------------------------------------------
+
+
+def error_json(message: str, status: int) -> tuple[Response, int]:
+    return jsonify(error=message, status=status), status
+
+
+@bp.app_errorhandler(ProganError)
+def user_error(err: ProganError) -> tuple[Response, int]:
+    return error_json(str(err), getattr(err, "status", 400))
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(err: HTTPException) -> tuple[Response, int]:
+    if err.code == 404:
+        return error_json(
+            f"no such page or route: {service.shown(request.path)}; images are "
+            "/generate/<res>/<seed>/<color>, /interpolate/<res>/<seed_a>/<seed_b>/<t> and "
+            "/interpolate/<res>/<seed_a>/<seed_b>.gif, the model is described at /api/model",
+            404,
+        )
+    return error_json(f"{err.name}: {err.description}", err.code or 500)
+
+
+@bp.app_errorhandler(Exception)
+def internal_error(err: Exception) -> tuple[Response, int]:
+    """Log the bug with its traceback; the client learns only that it was ours."""
+    current_app.logger.exception("unhandled error on %s", request.path)
+    return error_json("internal error; the server log has the details", 500)

@@ -1,0 +1,177 @@
+// The generate page: one seed in one color, or a grid of consecutive seeds for browsing.
+// Generating sets each <img> src to the /generate route; the state (res, seed, color, view)
+// lives in the query string.
+
+import {
+  fillResolutions,
+  loadImage,
+  loadModel,
+  randomSeed,
+  readState,
+  routes,
+  SEED_MAX,
+  seedNumber,
+  setLink,
+  setRatio,
+  showError,
+  writeState,
+} from "./studio.js";
+
+const GRID_SIZE = 8;
+const $ = (id) => document.getElementById(id);
+const form = $("controls");
+const resSelect = $("res");
+const seedInput = $("seed");
+const colorSelect = $("color");
+const errorBox = $("error");
+const single = $("single");
+const result = $("result");
+const grid = $("grid");
+const caption = $("caption");
+const details = $("details");
+const download = $("download");
+
+function view() {
+  return form.elements.view.value;
+}
+
+function fillColors(model, wanted) {
+  colorSelect.replaceChildren(
+    ...model.colors.map((color) => {
+      const rate = color.success_rate == null ? "" : ` (${Math.round(color.success_rate * 100)}% hit)`;
+      const label = color.available ? `${color.name}${rate}` : `${color.name} (needs prototypes)`;
+      const option = new Option(label, color.name);
+      option.disabled = !color.available;
+      return option;
+    }),
+  );
+  const usable = model.colors.some((c) => c.name === wanted && c.available);
+  colorSelect.value = usable ? wanted : "original";
+  const help = $("color-help");
+  if (model.prototypes.available) {
+    help.textContent =
+      `Colors shift the latent by prototypes measured at ${model.prototypes.res}; ` +
+      "the rate is how often the shifted image is classified as that color.";
+  } else {
+    const command = document.createElement("code");
+    command.textContent = "python -m progan prototypes --model MODEL";
+    help.replaceChildren("Colors other than original need prototypes; compute them with ", command);
+  }
+}
+
+function generate() {
+  showError(errorBox, "");
+  const res = resSelect.value;
+  const seed = seedInput.value.trim();
+  const color = colorSelect.value;
+  if (!seed) {
+    showError(errorBox, `Enter a seed: a whole number from 0 to ${SEED_MAX}.`);
+    return;
+  }
+  writeState({ res, seed, color, view: view() });
+  single.classList.toggle("d-none", view() !== "single");
+  grid.classList.toggle("d-none", view() !== "grid");
+  download.classList.toggle("d-none", view() !== "single");
+  updateBrowse(seed);
+  if (view() === "grid" && seedNumber(seed) !== null) {
+    showGrid(res, seedNumber(seed), color);
+  } else {
+    showSingle(res, seed, color);
+  }
+}
+
+async function showSingle(res, seed, color) {
+  setRatio(single, res);
+  caption.textContent = `seed ${seed} · ${res} · ${color}`;
+  details.innerHTML = "&nbsp;";
+  setLink(download, null);
+  result.alt = `Generated image of seed ${seed} at ${res}, color ${color}`;
+  const url = routes.generate(res, seed, color);
+  const outcome = await loadImage(result, url);
+  if (outcome.stale) return;
+  if (outcome.ok) {
+    setLink(download, url, `seed${seed}-${res}-${color}.png`);
+    details.textContent = `${result.naturalWidth} × ${result.naturalHeight} pixels, shown enlarged`;
+  } else {
+    showError(errorBox, outcome.message);
+    caption.innerHTML = "&nbsp;";
+  }
+}
+
+async function showGrid(res, first, color) {
+  const start = Math.min(first, SEED_MAX - GRID_SIZE + 1);
+  const seeds = Array.from({ length: GRID_SIZE }, (_, i) => start + i);
+  caption.textContent = `seeds ${seeds[0]}–${seeds[GRID_SIZE - 1]} · ${res} · ${color}`;
+  details.textContent = "Choose an image to open it alone.";
+  setLink(download, null);
+  const template = $("grid-cell");
+  const cells = seeds.map((seed) => {
+    const cell = template.content.firstElementChild.cloneNode(true);
+    const img = cell.querySelector("img");
+    img.alt = `Seed ${seed}`;
+    cell.querySelector(".seed-label").textContent = `seed ${seed}`;
+    setRatio(cell.querySelector(".image-frame"), res);
+    cell.querySelector("button").addEventListener("click", () => {
+      seedInput.value = String(seed);
+      $("view-single").checked = true;
+      generate();
+    });
+    return cell;
+  });
+  grid.replaceChildren(...cells);
+  const outcomes = await Promise.all(
+    cells.map((cell, i) => loadImage(cell.querySelector("img"), routes.generate(res, seeds[i], color))),
+  );
+  const failed = outcomes.find((outcome) => outcome.ok === false);
+  if (failed) showError(errorBox, failed.message);
+}
+
+/** Previous/next step by one seed, or by a whole grid page. */
+function updateBrowse(seedText) {
+  const step = view() === "grid" ? GRID_SIZE : 1;
+  const seed = seedNumber(seedText);
+  $("prev-label").textContent = step === 1 ? "Previous" : `Previous ${step}`;
+  $("next-label").textContent = step === 1 ? "Next" : `Next ${step}`;
+  $("prev").disabled = seed === null || seed === 0;
+  $("next").disabled = seed === null || seed + step > SEED_MAX;
+}
+
+function browse(direction) {
+  const seed = seedNumber(seedInput.value);
+  if (seed === null) return;
+  const step = view() === "grid" ? GRID_SIZE : 1;
+  seedInput.value = String(Math.min(Math.max(seed + direction * step, 0), SEED_MAX));
+  generate();
+}
+
+async function init() {
+  let model;
+  try {
+    model = await loadModel();
+  } catch (err) {
+    showError(errorBox, `The model description could not be loaded: ${err.message}`);
+    return;
+  }
+  const state = readState({ res: "", seed: "", color: "original", view: "single" });
+  fillResolutions(resSelect, model, state.res);
+  fillColors(model, state.color);
+  seedInput.value = state.seed || randomSeed();
+  $(state.view === "grid" ? "view-grid" : "view-single").checked = true;
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    generate();
+  });
+  for (const control of [resSelect, colorSelect, $("view-single"), $("view-grid")]) {
+    control.addEventListener("change", generate);
+  }
+  $("random").addEventListener("click", () => {
+    seedInput.value = randomSeed();
+    generate();
+  });
+  $("prev").addEventListener("click", () => browse(-1));
+  $("next").addEventListener("click", () => browse(1));
+  generate();
+}
+
+init();

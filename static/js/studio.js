@@ -1,0 +1,161 @@
+// What both studio pages share: the model description, route URLs, page state in the query
+// string, and loading an image route into an <img> with a spinner and the server's error text.
+
+const root = document.body.dataset.root || "";
+export const SEED_MAX = 4294967295;
+// The model's version from /api/model. Images are cached for a year without asking again, so
+// their URLs carry it (the server ignores it): a new model or new prototypes mean new URLs.
+let version = "";
+
+/** URLs of the image routes; every part is encoded, so any text the user typed reaches the
+ * server, which answers bad input with a JSON message that the page shows. */
+export const routes = {
+  generate: (res, seed, color) =>
+    `${root}/generate/${enc(res)}/${enc(seed)}/${enc(color)}?v=${version}`,
+  between: (res, a, b, t) =>
+    `${root}/interpolate/${enc(res)}/${enc(a)}/${enc(b)}/${enc(t)}?v=${version}`,
+  gif: (res, a, b, frames, delay) =>
+    `${root}/interpolate/${enc(res)}/${enc(a)}/${enc(b)}.gif?` +
+    new URLSearchParams({ frames, delay, v: version }),
+};
+
+function enc(part) {
+  return encodeURIComponent(String(part).trim());
+}
+
+export async function loadModel() {
+  const response = await fetch(`${root}/api/model`);
+  if (!response.ok) {
+    throw new Error(await errorText(response));
+  }
+  const model = await response.json();
+  version = model.version;
+  describeModel(model);
+  return model;
+}
+
+function describeModel(model) {
+  const shown = model.images_shown == null ? "" : ` · ${formatCount(model.images_shown)} images`;
+  const largest = model.resolutions[model.resolutions.length - 1];
+  document.getElementById("model-badge").textContent =
+    `Model ${model.name} · up to ${largest}${shown}`;
+  document.getElementById("model-footer").textContent =
+    `Model “${model.name}”` +
+    (model.dataset ? ` trained on ${model.dataset}` : "") +
+    `${shown} shown in training · latent size ${model.latent_dim}` +
+    ` · resolutions ${model.resolutions.join(", ")}`;
+}
+
+function formatCount(count) {
+  if (count >= 1e6) return `${(count / 1e6).toFixed(1)}M`;
+  if (count >= 1e3) return `${(count / 1e3).toFixed(1)}k`;
+  return String(count);
+}
+
+/** Fill a <select> with the model's resolutions; the wanted one, else the largest. */
+export function fillResolutions(select, model, wanted) {
+  select.replaceChildren(...model.resolutions.map((res) => new Option(res.replace("x", " × "), res)));
+  const fallback = model.resolutions[model.resolutions.length - 1];
+  select.value = model.resolutions.includes(wanted) ? wanted : fallback;
+}
+
+/** Width over height of a 'WxH' resolution, for the frames' aspect ratio. */
+export function setRatio(frame, res) {
+  const [width, height] = res.split("x").map(Number);
+  frame.style.setProperty("--ratio", `${width} / ${height}`);
+}
+
+/** The page's state from the query string, with defaults for what it lacks. */
+export function readState(defaults) {
+  const params = new URLSearchParams(window.location.search);
+  const state = { ...defaults };
+  for (const key of Object.keys(defaults)) {
+    if (params.has(key)) state[key] = params.get(key);
+  }
+  return state;
+}
+
+/** Put the state into the address bar without a reload, so the view can be shared. */
+export function writeState(state) {
+  const query = new URLSearchParams(state).toString();
+  window.history.replaceState(null, "", `${window.location.pathname}?${query}`);
+}
+
+export function randomSeed() {
+  return String(crypto.getRandomValues(new Uint32Array(1))[0]);
+}
+
+/** A seed typed as plain digits within range, or null. */
+export function seedNumber(text) {
+  const trimmed = String(text).trim();
+  if (!/^\d{1,10}$/.test(trimmed)) return null;
+  const seed = Number(trimmed);
+  return seed <= SEED_MAX ? seed : null;
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    return body.error || `the server answered ${response.status}`;
+  } catch {
+    return `the server answered ${response.status} ${response.statusText}`;
+  }
+}
+
+/**
+ * Point an <img> at an image route and resolve when it settles: {ok: true} once loaded, or
+ * {ok: false, message} with the server's JSON message (an <img> cannot read an error body, so
+ * the URL is fetched once more to read it). A newer call on the same image wins; an older
+ * one resolves as {stale: true}.
+ */
+export function loadImage(img, url) {
+  const frame = img.closest(".image-frame");
+  const spinner = frame?.querySelector(".loading");
+  const token = String(Number(img.dataset.token || 0) + 1);
+  img.dataset.token = token;
+  const settle = (busy) => {
+    spinner?.classList.toggle("d-none", !busy);
+    frame?.setAttribute("aria-busy", String(busy));
+  };
+  settle(true);
+  return new Promise((resolve) => {
+    img.onload = () => {
+      if (img.dataset.token !== token) return resolve({ stale: true });
+      settle(false);
+      resolve({ ok: true });
+    };
+    img.onerror = async () => {
+      if (img.dataset.token !== token) return resolve({ stale: true });
+      let message;
+      try {
+        const response = await fetch(url);
+        message = response.ok ? "the image could not be shown" : await errorText(response);
+      } catch (err) {
+        message = `the server could not be reached (${err.message})`;
+      }
+      if (img.dataset.token !== token) return resolve({ stale: true });
+      settle(false);
+      img.onerror = null;
+      img.removeAttribute("src");
+      resolve({ ok: false, message });
+    };
+    img.src = url;
+  });
+}
+
+export function showError(box, message) {
+  box.textContent = message;
+  box.classList.toggle("d-none", !message);
+}
+
+/** Enable or disable a link styled as a button (a download link before its file exists). */
+export function setLink(link, href, filename) {
+  if (href) {
+    link.href = href;
+    link.download = filename;
+  } else {
+    link.removeAttribute("href");
+  }
+  link.classList.toggle("disabled", !href);
+  link.setAttribute("aria-disabled", String(!href));
+}

@@ -1,0 +1,440 @@
+"""The studio's routes through Flask's test client, on small random exports.
+
+Images are compared with what :mod:`progan.colors` and :mod:`progan.latent` render directly (the
+command line's functions), so "same seed, same picture" is checked, not assumed. Every kind of bad
+input must be a 4xx with a JSON message, never a 500.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+from app import __main__ as app_main
+from app import create_app
+from config import COLORS
+from progan import colors, latent
+from progan.cli import run
+from progan.errors import ProganError
+from progan.export import load_generator, write_random_export
+from tests.browser_helpers import NETWORK, STAGES, add_prototypes, make_model
+
+RESOLUTIONS = ["5x3", "10x6", "20x12", "40x24"]
+
+
+@pytest.fixture(scope="module")
+def plain_model(tmp_path_factory) -> Path:
+    return make_model(tmp_path_factory.mktemp("studio") / "plain")
+
+
+@pytest.fixture(scope="module")
+def colored_model(tmp_path_factory) -> Path:
+    return make_model(tmp_path_factory.mktemp("studio") / "colored", prototypes=True)
+
+
+@pytest.fixture(scope="module")
+def plain(plain_model: Path):
+    return create_app({"MODEL_PATH": str(plain_model)}).test_client()
+
+
+@pytest.fixture(scope="module")
+def colored(colored_model: Path):
+    return create_app({"MODEL_PATH": str(colored_model)}).test_client()
+
+
+def served_generator(client):
+    return client.application.extensions["progan_model"].generator
+
+
+def decode_png(response) -> np.ndarray:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "image/png"
+    with Image.open(io.BytesIO(response.data)) as image:
+        assert image.format == "PNG"
+        return np.asarray(image.convert("RGB"))
+
+
+def error_message(response, status: int) -> str:
+    """The response is ``status`` with a short JSON message and no trace of Python."""
+    body = response.get_data(as_text=True)
+    assert response.status_code == status, body
+    assert response.mimetype == "application/json"
+    assert "Traceback" not in body and 'File "' not in body
+    message = response.get_json()["error"]
+    assert 0 < len(message) < 400
+    return message
+
+
+# The model description ---------------------------------------------------------------------------
+
+
+def test_api_model_without_prototypes(plain) -> None:
+    info = plain.get("/api/model").get_json()
+    assert info["resolutions"] == RESOLUTIONS
+    assert info["latent_dim"] == NETWORK.latent_dim
+    assert info["images_shown"] == 0 and info["dataset"] == "random"
+    assert info["name"] == "plain"
+    assert [c["name"] for c in info["colors"]] == list(COLORS)
+    assert [c["available"] for c in info["colors"]] == [True, False, False, False, False]
+    assert all(c["success_rate"] is None for c in info["colors"])
+    assert not info["prototypes"]["available"]
+    assert "python -m progan prototypes --model" in info["prototypes"]["message"]
+    assert info["limits"]["frames"] == [2, 120] and info["limits"]["delay_ms"] == [20, 2000]
+
+
+def test_api_model_lists_measured_success_rates(colored) -> None:
+    info = colored.get("/api/model").get_json()
+    rates = colors.load_prototypes(served_generator(colored)).success_rates
+    assert all(c["available"] for c in info["colors"])
+    assert {c["name"]: c["success_rate"] for c in info["colors"]} == {"original": None, **rates}
+    assert info["prototypes"] == {
+        "available": True,
+        "res": "40x24",
+        "success_seeds": 16,
+        "message": None,
+    }
+
+
+# Images ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("res", RESOLUTIONS)
+def test_generate_is_the_command_lines_image(plain, res: str) -> None:
+    image = decode_png(plain.get(f"/generate/{res}/7/original"))
+    width, height = map(int, res.split("x"))
+    assert image.shape == (height, width, 3)
+    np.testing.assert_array_equal(image, colors.render_seeds(served_generator(plain), 7, res)[0])
+
+
+def test_seeds_differ(plain) -> None:
+    first = decode_png(plain.get("/generate/40x24/1/original"))
+    assert not np.array_equal(first, decode_png(plain.get("/generate/40x24/2/original")))
+
+
+@pytest.mark.parametrize("color", ["red", "blue"])
+def test_color_shift_is_the_command_lines(colored, color: str) -> None:
+    g = served_generator(colored)
+    shifted = decode_png(colored.get(f"/generate/20x12/5/{color}"))
+    np.testing.assert_array_equal(shifted, colors.render_seeds(g, 5, "20x12", color)[0])
+    assert not np.array_equal(shifted, decode_png(colored.get("/generate/20x12/5/original")))
+
+
+def test_color_without_prototypes_asks_for_them(plain) -> None:
+    message = error_message(plain.get("/generate/40x24/5/red"), 409)
+    assert "no color prototypes" in message
+    assert "python -m progan prototypes --model" in message
+    decode_png(plain.get("/generate/40x24/5/original"))
+
+
+@pytest.mark.parametrize("t", ["0.5", "0.25", ".75", "1e-1"])
+def test_interpolate_is_the_sliders_image(plain, t: str) -> None:
+    image = decode_png(plain.get(f"/interpolate/20x12/3/9/{t}"))
+    expected = latent.render_at_t(served_generator(plain), 3, 9, float(t), "20x12")
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_interpolation_ends_are_the_seeds_images(plain) -> None:
+    """The page shows /generate images at the slider's ends; they must match t=0 and t=1."""
+    for t, seed in (("0", 3), ("1", 9), ("1.0", 9)):
+        end = decode_png(plain.get(f"/interpolate/40x24/3/9/{t}")).astype(int)
+        alone = decode_png(plain.get(f"/generate/40x24/{seed}/original")).astype(int)
+        assert np.abs(end - alone).max() <= 1
+
+
+def test_middle_differs_from_both_ends(plain) -> None:
+    middle = decode_png(plain.get("/interpolate/40x24/3/9/0.5"))
+    for seed in (3, 9):
+        assert not np.array_equal(middle, decode_png(plain.get(f"/generate/40x24/{seed}/original")))
+
+
+def read_gif(response) -> tuple[list[np.ndarray], list[int], dict]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "image/gif"
+    with Image.open(io.BytesIO(response.data)) as gif:
+        frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+        delays = [frame.info["duration"] for frame in ImageSequence.Iterator(gif)]
+        return frames, delays, dict(gif.info)
+
+
+def test_gif_has_the_frames_and_delay_asked_for(plain) -> None:
+    frames, delays, info = read_gif(plain.get("/interpolate/40x24/3/9.gif?frames=7&delay=120"))
+    assert len(frames) == 7 and all(frame.shape == (24, 40, 3) for frame in frames)
+    assert delays == [120] * 7
+    assert info["loop"] == 0
+
+
+def test_gif_defaults(plain) -> None:
+    frames, delays, _ = read_gif(plain.get("/interpolate/20x12/3/9.gif"))
+    assert len(frames) == 30 and set(delays) == {80}
+
+
+def test_gif_limits_are_inclusive(plain) -> None:
+    frames, delays, _ = read_gif(plain.get("/interpolate/40x24/3/9.gif?frames=2&delay=2000"))
+    assert len(frames) == 2 and delays == [2000, 2000]
+    frames, delays, _ = read_gif(plain.get("/interpolate/40x24/3/9.gif?frames=120&delay=20"))
+    assert len(frames) == 120 and set(delays) == {20}
+
+
+# Bad input ---------------------------------------------------------------------------------------
+
+BAD = [
+    ("/generate/80x48/1/original", 404, "choose one of 5x3, 10x6, 20x12, 40x24"),
+    ("/generate/big/1/original", 404, "choose one of 5x3, 10x6, 20x12, 40x24"),
+    ("/generate/0x0/1/original", 404, "choose one of 5x3"),
+    ("/generate/40x24/4294967296/original", 400, "outside [0, 4294967296)"),
+    ("/generate/40x24/-1/original", 400, "not an integer in [0, 4294967296)"),
+    ("/generate/40x24/abc/original", 400, "'abc' is not an integer"),
+    ("/generate/40x24/1.5/original", 400, "not an integer"),
+    ("/generate/40x24/%D9%A3/original", 400, "not an integer"),  # an Arabic-Indic digit
+    pytest.param(
+        "/generate/40x24/" + "9" * 5000 + "/original",
+        400,
+        "'99999999999999999999…' is not an",
+        id="5000-digit-seed",
+    ),
+    pytest.param("/interpolate/40x24/1/2/" + "0" * 3000 + "2", 400, "got '00000", id="long-t"),
+    ("/generate/40x24/1/purple", 404, "not one of original, red, green, blue, white"),
+    ("/generate/40x24/1/RED", 404, "not one of original, red, green, blue, white"),
+    ("/interpolate/40x24/1/2/1.5", 400, "t must be a number from 0 to 1, got '1.5'"),
+    ("/interpolate/40x24/1/2/-0.1", 400, "t must be a number from 0 to 1"),
+    ("/interpolate/40x24/1/2/nan", 400, "t must be a number from 0 to 1"),
+    ("/interpolate/40x24/1/2/inf", 400, "t must be a number from 0 to 1"),
+    ("/interpolate/40x24/1/2/half", 400, "t must be a number from 0 to 1, got 'half'"),
+    ("/interpolate/40x24/1/x/0.5", 400, "seed 'x' is not an integer"),
+    ("/interpolate/9x9/1/2/0.5", 404, "choose one of"),
+    ("/interpolate/40x24/1/2.gif?frames=1", 400, "frames must be an integer from 2 to 120"),
+    ("/interpolate/40x24/1/2.gif?frames=121", 400, "frames must be an integer from 2 to 120"),
+    ("/interpolate/40x24/1/2.gif?frames=ten", 400, "got 'ten'"),
+    ("/interpolate/40x24/1/2.gif?frames=", 400, "frames must be an integer"),
+    ("/interpolate/40x24/1/2.gif?delay=10", 400, "delay (ms) must be an integer from 20 to 2000"),
+    ("/interpolate/40x24/1/2.gif?delay=2001", 400, "from 20 to 2000, got 2001"),
+    ("/interpolate/40x24/1/2.gif?delay=1.5", 400, "delay (ms) must be an integer"),
+    ("/interpolate/40x24/4294967296/2.gif", 400, "outside [0, 4294967296)"),
+    ("/interpolate/80x48/1/2.gif", 404, "choose one of"),
+    ("/generate/40x24/1", 404, "no such page or route"),
+    ("/nowhere", 404, "no such page or route: /nowhere"),
+    pytest.param("/x" * 3000, 404, "no such page or route: /x/x", id="long-path"),
+    pytest.param("/generate/" + "8" * 3000 + "/1/original", 404, "choose one of", id="long-res"),
+]
+
+
+@pytest.mark.parametrize("url, status, fragment", BAD)
+def test_bad_input_is_a_short_json_error(plain, url: str, status: int, fragment: str) -> None:
+    assert fragment in error_message(plain.get(url), status)
+
+
+def test_wrong_method_is_json(plain) -> None:
+    assert "Method Not Allowed" in error_message(plain.post("/generate/40x24/1/original"), 405)
+
+
+def test_a_bug_is_a_500_without_details(plain, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(served_generator(plain), "render", broken)
+    message = error_message(plain.get("/generate/40x24/11/original"), 500)
+    assert "secret" not in message and "internal error" in message
+
+
+# Caching -----------------------------------------------------------------------------------------
+
+
+def test_same_url_same_bytes_and_strong_etag(plain) -> None:
+    first, second = (plain.get("/generate/40x24/21/original") for _ in range(2))
+    assert first.data == second.data
+    tag, weak = first.get_etag()
+    assert not weak and len(tag) == 40 and first.headers["ETag"] == f'"{tag}"'
+    assert second.get_etag() == (tag, False)
+    assert first.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert first.headers["Content-Disposition"] == 'inline; filename="seed21-40x24-original.png"'
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/generate/40x24/21/original",
+        "/interpolate/40x24/21/22/0.3",
+        "/interpolate/40x24/21/22.gif?frames=4&delay=50",
+    ],
+)
+def test_if_none_match_is_answered_without_rendering(plain, monkeypatch, url: str) -> None:
+    g = served_generator(plain)
+    tag = plain.get(url).headers["ETag"]
+    rendered = []
+
+    def counting_render(latents, res):
+        rendered.append(res)
+        return type(g).render(g, latents, res)
+
+    monkeypatch.setattr(g, "render", counting_render)
+    for header in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        response = plain.get(url, headers={"If-None-Match": header})
+        assert response.status_code == 304 and response.data == b""
+        assert response.headers["ETag"] == tag
+        assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert rendered == []
+    # A stale tag gets the image again, rendered afresh.
+    response = plain.get(url, headers={"If-None-Match": '"stale"'})
+    assert response.status_code == 200 and response.headers["ETag"] == tag
+    assert rendered
+
+
+def test_bad_input_is_checked_before_a_304(plain) -> None:
+    response = plain.get("/generate/40x24/99999999999/original", headers={"If-None-Match": "*"})
+    error_message(response, 400)
+
+
+def test_etag_names_the_parameters(plain) -> None:
+    urls = [
+        "/generate/40x24/21/original",
+        "/generate/20x12/21/original",
+        "/generate/40x24/22/original",
+        "/interpolate/40x24/21/22/0.3",
+        "/interpolate/40x24/21/22/0.4",
+        "/interpolate/40x24/21/22.gif?frames=4&delay=50",
+        "/interpolate/40x24/21/22.gif?frames=5&delay=50",
+        "/interpolate/40x24/21/22.gif?frames=4&delay=60",
+    ]
+    tags = [plain.get(url).headers["ETag"] for url in urls]
+    assert len(set(tags)) == len(urls)
+    # Spellings of the same parameters name the same bytes.
+    assert plain.get("/generate/40x24/021/original").headers["ETag"] == tags[0]
+    assert plain.get("/interpolate/40x24/21/22/.30").headers["ETag"] == tags[3]
+    # The model version the pages append only defeats stale browser caches; it names no bytes.
+    assert plain.get("/generate/40x24/21/original?v=0123abcd").headers["ETag"] == tags[0]
+
+
+def test_etag_names_the_color(colored) -> None:
+    tags = {colored.get(f"/generate/40x24/21/{c}").headers["ETag"] for c in COLORS}
+    assert len(tags) == len(COLORS)
+
+
+def test_a_new_model_changes_every_etag(plain, plain_model: Path, tmp_path: Path) -> None:
+    """Same URL, other weights: a browser must not keep the old model's picture."""
+    other = write_random_export(tmp_path / "other", NETWORK, STAGES, seed=1)
+    client = create_app({"MODEL_PATH": str(other)}).test_client()
+    for url in ("/generate/40x24/21/original", "/interpolate/40x24/21/22/0.3"):
+        assert client.get(url).headers["ETag"] != plain.get(url).headers["ETag"]
+        assert client.get(url).data != plain.get(url).data
+    versions = {c.get("/api/model").get_json()["version"] for c in (client, plain)}
+    assert len(versions) == 2
+
+
+def test_new_prototypes_are_served_without_a_restart(plain_model: Path, tmp_path: Path) -> None:
+    """``python -m progan prototypes`` run beside a live studio: colors work on the next request,
+    colored images get new tags, the original colors keep theirs."""
+    folder = Path(shutil.copytree(plain_model, tmp_path / "model"))
+    client = create_app({"MODEL_PATH": str(folder)}).test_client()
+    original_tag = client.get("/generate/40x24/4/original").headers["ETag"]
+    error_message(client.get("/generate/40x24/4/red"), 409)
+
+    version = client.get("/api/model").get_json()["version"]
+    add_prototypes(folder)
+    red = client.get("/generate/40x24/4/red")
+    decode_png(red)
+    info = client.get("/api/model").get_json()
+    assert all(c["available"] for c in info["colors"])
+    assert info["version"] != version
+    assert client.get("/generate/40x24/4/original").headers["ETag"] == original_tag
+
+    add_prototypes(folder, success_seeds=8)
+    assert client.get("/generate/40x24/4/red").headers["ETag"] != red.headers["ETag"]
+    assert client.get("/api/model").get_json()["prototypes"]["success_seeds"] == 8
+
+
+def test_broken_prototypes_are_a_409_not_a_500(plain_model: Path, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(plain_model, tmp_path / "model"))
+    client = create_app({"MODEL_PATH": str(folder)}).test_client()
+    (folder / "prototypes.json").write_text("{not json")
+    assert error_message(client.get("/generate/40x24/4/blue"), 409)
+    info = client.get("/api/model").get_json()
+    assert not info["prototypes"]["available"] and info["prototypes"]["message"]
+    decode_png(client.get("/generate/40x24/4/original"))
+
+
+# Concurrency, pages, start-up --------------------------------------------------------------------
+
+
+def test_concurrent_requests_get_their_own_images(colored) -> None:
+    """Eight threads at once, mixed resolutions and colors: each gets the sequential answer."""
+    urls = [
+        f"/generate/{res}/{seed}/{color}"
+        for seed, res, color in zip(
+            range(30, 46), RESOLUTIONS * 4, ["original", "red", "green", "blue"] * 4, strict=True
+        )
+    ]
+    expected = {url: colored.get(url).data for url in urls}
+    results: dict[str, bytes] = {}
+    app = colored.application
+
+    def fetch(part: list[str]) -> None:
+        client = app.test_client()
+        for url in part:
+            results[url] = client.get(url).data
+
+    threads = [threading.Thread(target=fetch, args=(urls[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == expected
+
+
+def test_pages_load_bootstrap_from_this_server(plain) -> None:
+    for url in ("/", "/interpolation"):
+        page = plain.get(url)
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        html = page.get_data(as_text=True)
+        assert "cdn" not in html.lower() and "https://" not in html
+        assert '<link rel="stylesheet" href="/bootstrap/static/css/bootstrap.min.css">' in html
+    assert 'id="seed"' in plain.get("/").get_data(as_text=True)
+    assert 'id="t"' in plain.get("/interpolation").get_data(as_text=True)
+    css = plain.get("/bootstrap/static/css/bootstrap.min.css")
+    assert css.status_code == 200 and b"Bootstrap  v5." in css.data[:200]
+    for asset in ("/static/js/generate.js", "/static/js/studio.js", "/static/css/studio.css"):
+        assert plain.get(asset).status_code == 200
+
+
+def test_healthz(plain) -> None:
+    assert plain.get("/healthz").get_json() == {"status": "ok", "model": "plain"}
+
+
+def test_create_app_needs_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ProganError, match="is not a model"):
+        create_app({"MODEL_PATH": str(tmp_path)})
+
+
+def test_python_m_app_serves_with_waitress_on_localhost(plain_model, monkeypatch) -> None:
+    import waitress
+
+    calls = []
+    monkeypatch.setattr(waitress, "serve", lambda app, **kwargs: calls.append((app, kwargs)))
+    with pytest.raises(SystemExit) as exit_info:
+        run(app_main.main, ["--model", str(plain_model)])
+    assert exit_info.value.code == 0
+    ((app, kwargs),) = calls
+    assert kwargs == {"host": "127.0.0.1", "port": 5000, "threads": 4}
+    assert not app.debug
+    assert app.extensions["progan_model"].generator is load_generator(plain_model)
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--port", "0"], "--port: must be a whole number from 1 to 65535, got '0'"),
+        (["--threads", "many"], "--threads: must be a whole number from 1 to 64"),
+        (["--model", "/nonexistent/model"], "/nonexistent/model is not a model"),
+    ],
+)
+def test_python_m_app_bad_flags_are_one_line(argv, fragment: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run(app_main.main, argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err

@@ -1,0 +1,296 @@
+"""The two pages in a real browser: Debian's Chromium driven by Playwright, against the real app
+served by waitress on a free local port.
+
+Each test is what a person does (type a seed, click, drag the slider) and checks what they would
+see: the image's natural size, that it changed, the error text in the page. Tests on good input
+also fail on any console error or uncaught exception in the page.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+from PIL import Image, ImageSequence
+from playwright.sync_api import sync_playwright
+
+from app import create_app
+from tests.browser_helpers import LiveServer, launch_chromium, make_model, wait_for_image
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# The image's pixels, read through a canvas, so "the image changed" means the picture did.
+PIXELS = """sel => { const img = document.querySelector(sel);
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext('2d'); ctx.drawImage(img, 0, 0);
+  return Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data); }"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    model = make_model(tmp_path_factory.mktemp("browser") / "model", prototypes=True)
+    with LiveServer(create_app({"MODEL_PATH": str(model)})) as live:
+        yield live.url
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """A fresh page and what its console reported."""
+
+    def __init__(self, browser, url: str, viewport: dict[str, int] = DESKTOP) -> None:
+        self.context = browser.new_context(viewport=viewport)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(20_000)
+        self.url = url
+        self.problems: list[str] = []
+        self.page.on("pageerror", lambda err: self.problems.append(f"uncaught: {err}"))
+        self.page.on(
+            "console",
+            lambda msg: self.problems.append(msg.text) if msg.type == "error" else None,
+        )
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.url + path)
+        # The form is filled from /api/model; until then there is nothing to click.
+        self.page.wait_for_function("document.querySelector('#res').options.length > 0")
+
+
+@pytest.fixture
+def tab(chromium, server) -> Iterator[Tab]:
+    opened = Tab(chromium, server)
+    yield opened
+    opened.context.close()
+
+
+def query(tab: Tab) -> str:
+    return tab.page.evaluate("window.location.search")
+
+
+def wait_for_new_image(tab: Tab, selector: str, old_src: str) -> dict[str, int]:
+    tab.page.wait_for_function(
+        "([sel, old]) => document.querySelector(sel).src !== old", arg=[selector, old_src]
+    )
+    return wait_for_image(tab.page, selector)
+
+
+def src(tab: Tab, selector: str) -> str:
+    return tab.page.eval_on_selector(selector, "img => img.src")
+
+
+def route(url: str) -> str:
+    """The route an image URL names, without the model version the pages add to it."""
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key != "v"]
+    return parts.path + (f"?{urlencode(query)}" if query else "")
+
+
+# Generate page -----------------------------------------------------------------------------------
+
+
+def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:
+    tab.open("/")
+    page = tab.page
+    page.select_option("#res", "20x12")
+    page.fill("#seed", "7")
+    before = src(tab, "#result")
+    page.click("#generate")
+    assert wait_for_new_image(tab, "#result", before) == {"width": 20, "height": 12}
+    assert route(src(tab, "#result")) == "/generate/20x12/7/original"
+    version = page.request.get(tab.url + "/api/model").json()["version"]
+    assert src(tab, "#result").endswith(f"?v={version}")
+    assert "seed 7" in page.inner_text("#caption")
+    download = page.locator("#download")
+    assert download.get_attribute("download") == "seed7-20x12-original.png"
+    assert route(download.get_attribute("href")) == "/generate/20x12/7/original"
+    assert query(tab) == "?res=20x12&seed=7&color=original&view=single"
+    # Shown enlarged, with hard pixel edges.
+    box = page.locator("#result").bounding_box()
+    assert box["width"] >= 300
+    assert page.eval_on_selector("#result", "i => getComputedStyle(i).imageRendering") == (
+        "pixelated"
+    )
+    assert tab.problems == []
+
+
+def test_changing_the_color_changes_the_image(tab: Tab) -> None:
+    tab.open("/?res=40x24&seed=5")
+    page = tab.page
+    wait_for_image(page, "#result")
+    original = page.evaluate(PIXELS, "#result")
+    before = src(tab, "#result")
+    page.select_option("#color", "red")
+    assert wait_for_new_image(tab, "#result", before) == {"width": 40, "height": 24}
+    assert route(src(tab, "#result")) == "/generate/40x24/5/red"
+    assert page.evaluate(PIXELS, "#result") != original
+    assert "color=red" in query(tab)
+    assert tab.problems == []
+
+
+def test_random_keeps_the_seed_visible(tab: Tab) -> None:
+    tab.open("/?res=10x6&seed=1")
+    page = tab.page
+    wait_for_image(page, "#result")
+    page.click("#random")
+    page.wait_for_function("document.querySelector('#seed').value !== '1'")
+    seed = page.input_value("#seed")
+    assert seed.isdigit() and 0 <= int(seed) < 2**32
+    wait_for_image(page, "#result")
+    assert route(src(tab, "#result")) == f"/generate/10x6/{seed}/original"
+    assert tab.problems == []
+
+
+def test_grid_view_comes_back_from_its_url(tab: Tab) -> None:
+    tab.open("/?res=10x6&seed=123&color=blue&view=grid")
+    page = tab.page
+    for reload in (False, True):
+        if reload:
+            page.reload()
+        cells = page.locator("#grid img")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#grid img')].length === 8 && "
+            "[...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth)"
+        )
+        sizes = cells.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+        assert sizes == [[10, 6]] * 8
+        labels = page.locator("#grid .seed-label").all_inner_texts()
+        assert labels == [f"seed {seed}" for seed in range(123, 131)]
+        assert page.input_value("#color") == "blue"
+    # Choosing a cell opens that seed alone.
+    page.locator("#grid button").nth(3).click()
+    wait_for_image(page, "#result")
+    assert page.input_value("#seed") == "126"
+    assert route(src(tab, "#result")) == "/generate/10x6/126/blue"
+    assert "view=single" in query(tab)
+    assert tab.problems == []
+
+
+@pytest.mark.parametrize(
+    "seed, fragment",
+    [("4294967296", "outside [0, 4294967296)"), ("abc", "'abc' is not an integer")],
+)
+def test_a_bad_seed_shows_the_servers_message(tab: Tab, seed: str, fragment: str) -> None:
+    tab.open("/?res=40x24&seed=3")
+    page = tab.page
+    wait_for_image(page, "#result")
+    page.fill("#seed", seed)
+    page.click("#generate")
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert fragment in error.inner_text()
+    assert page.locator("#download").get_attribute("aria-disabled") == "true"
+    # Fixing the seed clears the message.
+    page.fill("#seed", "3")
+    page.click("#generate")
+    error.wait_for(state="hidden")
+    wait_for_image(page, "#result")
+
+
+# Interpolation page ------------------------------------------------------------------------------
+
+
+def test_slider_moves_the_middle_image(tab: Tab) -> None:
+    tab.open("/interpolation?res=40x24&a=3&b=9&t=0.5")
+    page = tab.page
+    for selector in ("#end-a", "#end-b", "#middle"):
+        assert wait_for_image(page, selector) == {"width": 40, "height": 24}
+    middle = page.evaluate(PIXELS, "#middle")
+    assert middle not in (page.evaluate(PIXELS, "#end-a"), page.evaluate(PIXELS, "#end-b"))
+
+    # Drag the handle to the right end: the middle image becomes seed B's.
+    before = src(tab, "#middle")
+    box = page.locator("#t").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] + 20, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    wait_for_new_image(tab, "#middle", before)
+    page.wait_for_function(
+        "new URL(document.querySelector('#middle').src).pathname.endsWith('/1.00')"
+    )
+    wait_for_image(page, "#middle")
+    assert page.evaluate(PIXELS, "#middle") == page.evaluate(PIXELS, "#end-b")
+    assert page.inner_text("#t-value") == "1.00"
+    assert "t=1.00" in query(tab)
+
+    # The keyboard moves it too, one step at a time.
+    page.focus("#t")
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        "new URL(document.querySelector('#middle').src).pathname.endsWith('/0.97')"
+    )
+    wait_for_image(page, "#middle")
+    assert page.evaluate(PIXELS, "#middle") not in (middle, page.evaluate(PIXELS, "#end-b"))
+    assert tab.problems == []
+
+
+def test_make_gif_shows_and_offers_it(tab: Tab) -> None:
+    tab.open("/interpolation?res=20x12&a=3&b=9")
+    page = tab.page
+    wait_for_image(page, "#middle")
+    page.fill("#frames", "5")
+    page.fill("#delay", "100")
+    page.click("#make-gif")
+    assert wait_for_image(page, "#gif") == {"width": 20, "height": 12}
+    link = page.locator("#download-gif")
+    href = link.get_attribute("href")
+    assert route(href) == "/interpolate/20x12/3/9.gif?frames=5&delay=100"
+    assert link.get_attribute("download") == "seed3-seed9-20x12-5f.gif"
+    response = page.request.get(tab.url + href)
+    with Image.open(io.BytesIO(response.body())) as gif:
+        frames = list(ImageSequence.Iterator(gif))
+        assert len(frames) == 5 and all(f.info["duration"] == 100 for f in frames)
+    assert "frames=5&delay=100" in query(tab)
+    assert tab.problems == []
+
+
+def test_bad_gif_frames_show_the_servers_message(tab: Tab) -> None:
+    tab.open("/interpolation?res=20x12&a=3&b=9")
+    page = tab.page
+    wait_for_image(page, "#middle")
+    page.fill("#frames", "500")
+    page.click("#make-gif")
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "frames must be an integer from 2 to 120, got 500" in error.inner_text()
+    assert page.locator("#gif-box").is_hidden()
+
+
+# Both pages --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, image", [("/?seed=8", "#result"), ("/interpolation", "#middle")])
+def test_pages_fit_a_phone(chromium, server, path: str, image: str, tmp_path: Path) -> None:
+    tab = Tab(chromium, server, viewport=PHONE)
+    try:
+        tab.open(path)
+        wait_for_image(tab.page, image)
+        assert tab.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert tab.page.locator(image).bounding_box()["width"] >= 150
+        assert tab.problems == []
+    finally:
+        tab.context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/interpolation"])
+def test_every_control_has_a_label(tab: Tab, path: str) -> None:
+    tab.open(path)
+    unlabeled = tab.page.evaluate(
+        """() => [...document.querySelectorAll('input, select, button')]
+             .filter(el => el.type !== 'hidden')
+             .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                           && !el.textContent.trim())
+             .map(el => el.id || el.outerHTML)"""
+    )
+    assert unlabeled == []
