@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from PIL import Image
-from tqdm import tqdm
 
 from progan.errors import ProganError
+from progan.progress import progress_bar
 from progan.resolution import Shape, format_res
 from progan.sources import FolderSource, ImageSource
 
@@ -120,7 +120,7 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
     out = np.lib.format.open_memmap(top_path, mode="w+", dtype=np.uint8, shape=(capacity, *top, 3))
     count = 0
     desc = f"caching {source.name} at {format_res(top)}"
-    for image in tqdm(source.images(), total=capacity, desc=desc, unit="img", leave=False):
+    for image in progress_bar(source.images(), total=capacity, desc=desc, unit="img", leave=False):
         out[count] = resize_area(pad_to_aspect(image, top), top)
         count += 1
     skipped = capacity - count

@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
-from tqdm import tqdm
 
 from config import TrainConfig
 from progan import export
@@ -35,6 +33,7 @@ from progan.latent import image_grid, seed_latents
 from progan.layers import downsample2x, fade, upsample2x
 from progan.losses import critic_loss, generator_loss, gradient_norms
 from progan.metrics import evaluate, sample_reals
+from progan.progress import progress_bar
 from progan.resolution import Shape, format_res, stage_index, stage_shapes
 
 log = logging.getLogger(__name__)
@@ -400,15 +399,12 @@ class Trainer:
         shape = self.shapes[phase.stage]
         dataset = self.phase_dataset(phase.stage, int(self.images_shown.numpy()), steps)
         step = self.make_step(phase, batch_size)
-        bar = tqdm(
+        bar = progress_bar(
             total=phase.images,
             initial=min(shown, phase.images),
             unit="img",
             unit_scale=True,
             desc=f"{format_res(shape)} {phase.name}",
-            dynamic_ncols=True,
-            file=sys.stderr,
-            mininterval=1.0 if sys.stderr.isatty() else 60.0,
         )
         last_save, last_log, logged_images = time.monotonic(), time.monotonic(), shown
         try:
