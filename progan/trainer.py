@@ -326,7 +326,8 @@ class Trainer:
                 "drift": mean(terms["drift"]),
             }
 
-        @tf.function(jit_compile=self.cfg.jit)
+        # No tensor-dependent Python control flow here, so autograph has nothing to convert.
+        @tf.function(jit_compile=self.cfg.jit, autograph=False)
         def step(batch, alpha):
             per_replica = strategy.run(replica_step, args=(batch, alpha))
             for ema, live in ema_pairs:
