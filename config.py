@@ -68,7 +68,10 @@ class ScheduleConfig:
     epochs_per_res: float | None = None
     batch_sizes: tuple[int, ...] = (16, 16, 16, 16, 16, 16, 8, 4, 4)
     n_critic: int = 1
-    ema_beta: float = 0.999
+    # Half-life of G's exponential moving average, in thousands of images. The paper's β 0.999
+    # per step of 16 images is a half-life of 11.08 kimg; the β of a step is derived from this
+    # and the stage's batch, so the average spans the same number of images at any batch size.
+    ema_kimg: float = 11.08
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ PRESETS: dict[str, Preset] = {
         network=NetworkConfig(
             base=(3, 5), latent_dim=128, channels=(128, 128, 128, 64, 32, 16, 16, 16, 16)
         ),
-        schedule=ScheduleConfig(kimg_per_phase=20.0, batch_sizes=(64, 64, 32, 32, 16, 16, 8, 4, 4)),
+        # Phases of tens of kimg (not the paper's 600) need an EMA that keeps up: 2.5 kimg.
+        schedule=ScheduleConfig(
+            kimg_per_phase=20.0, batch_sizes=(64, 64, 32, 32, 16, 16, 8, 4, 4), ema_kimg=2.5
+        ),
     ),
 }
 

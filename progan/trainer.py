@@ -106,6 +106,11 @@ def save_config(cfg: TrainConfig, run: Path) -> None:
     tmp.replace(run / CONFIG_JSON)
 
 
+def ema_beta(half_life_kimg: float, batch_size: int) -> float:
+    """The per-step decay that halves an old weight's share after ``half_life_kimg`` kimg."""
+    return 0.5 ** (batch_size / (half_life_kimg * 1000))
+
+
 def to_uint8(images) -> np.ndarray:
     """Network output in [-1, 1] -> displayable uint8, as the export renders it."""
     return (np.clip(np.asarray(images, np.float32), -1, 1) * 127.5 + 128.0).astype(np.uint8)
@@ -283,7 +288,7 @@ class Trainer:
         g_vars = G.stage_variables(stage, fading)
         d_vars = D.stage_variables(stage, fading)
         ema_pairs = list(zip(self.G_ema.stage_variables(stage, fading), g_vars, strict=True))
-        beta = self.cfg.schedule.ema_beta
+        beta = ema_beta(self.cfg.schedule.ema_kimg, batch_size)
         g_opt, d_opt = self.g_opt, self.d_opt
 
         def mean(per_example):

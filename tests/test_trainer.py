@@ -16,7 +16,7 @@ import progan
 import train
 from config import NetworkConfig, ScheduleConfig, TrainConfig
 from progan.errors import ProganError
-from progan.trainer import Trainer, TrainingDiverged, alpha_at, plan_phases
+from progan.trainer import Trainer, TrainingDiverged, alpha_at, ema_beta, plan_phases
 
 TINY = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 8, 8))
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +48,11 @@ def test_schedule_and_alpha():
     ]
     assert alpha_at(phases[1], 25) == 0.25 and alpha_at(phases[1], 150) == 1.0
     assert alpha_at(phases[2], 0) == 1.0
+
+
+def test_ema_half_life_matches_the_paper_at_batch_16():
+    assert ema_beta(11.08, 16) == pytest.approx(0.999, abs=2e-6)
+    assert ema_beta(2.0, 64) ** (2000 / 64) == pytest.approx(0.5)
 
 
 class StopMidFade(Trainer):
