@@ -48,8 +48,14 @@ def graph_flops(concrete) -> float:
     from tensorflow.python.framework import ops as tf_ops
 
     total = 0
-    graphs = [concrete.graph, *[f.graph for f in getattr(concrete.graph, "_functions", {}).values()
-                                if hasattr(f, "graph")]]
+    graphs = [
+        concrete.graph,
+        *[
+            f.graph
+            for f in getattr(concrete.graph, "_functions", {}).values()
+            if hasattr(f, "graph")
+        ],
+    ]
     for graph in graphs:
         for op in graph.get_operations():
             try:
@@ -69,18 +75,25 @@ def fake_data(folder: Path, shape: tuple[int, int], count: int = 64) -> Path:
     return folder
 
 
-def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path) -> list[dict]:
+def bench_preset(
+    preset: str, max_res: str, variant: str, steps: int, tmp: Path, peak: float
+) -> None:
     target = parse_res(max_res)
     chosen = PRESETS[preset]
     net = chosen.network.with_base(base_for(target))
     data = fake_data(tmp / f"data-{max_res}", target)
     cfg = TrainConfig(
-        out=str(tmp / f"run-{preset}-{variant}"), data=str(data), data_root=str(tmp),
-        preset=preset, network=net, schedule=chosen.schedule, max_res=target,
-        mixed_precision="bf16" if variant == "bf16" else "off", jit=variant == "jit",
+        out=str(tmp / f"run-{preset}-{variant}"),
+        data=str(data),
+        data_root=str(tmp),
+        preset=preset,
+        network=net,
+        schedule=chosen.schedule,
+        max_res=target,
+        mixed_precision="bf16" if variant == "bf16" else "off",
+        jit=variant == "jit",
     )
     trainer = Trainer(cfg)
-    rows = []
     for stage, shape in enumerate(trainer.shapes):
         phase = Phase(stage, False, 10**9)
         trainer.new_optimizers(phase)
@@ -98,21 +111,26 @@ def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path)
             out = step(batch, alpha)
         out["d_loss"].numpy()
         seconds = (time.perf_counter() - start) / steps
-        rows.append({
-            "preset": preset, "variant": variant, "res": format_res(shape),
-            "channels": net.channels[stage], "batch": batch_size,
-            "img_s": batch_size / seconds, "gflops": flops / seconds / 1e9,
-        })
-        print(f"  {preset} {variant} {format_res(shape)}: {rows[-1]['img_s']:.1f} img/s",
-              file=sys.stderr)
-    return rows
+        row = {
+            "preset": preset,
+            "variant": variant,
+            "res": format_res(shape),
+            "channels": net.channels[stage],
+            "batch": batch_size,
+            "img_s": batch_size / seconds,
+            "gflops": flops / seconds / 1e9,
+        }
+        print_row(row, peak)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", action="append", help="preset (repeatable; default cpu, paper)")
-    parser.add_argument("--max-res", action="append",
-                        help="top stage per --preset (default 160x96 for cpu, 64x64 for paper)")
+    parser.add_argument(
+        "--max-res",
+        action="append",
+        help="top stage per --preset (default 160x96 for cpu, 64x64 for paper)",
+    )
     parser.add_argument("--variants", nargs="+", default=["fp32"], choices=["fp32", "bf16", "jit"])
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
@@ -120,17 +138,22 @@ def main() -> None:
     defaults = {"cpu": "160x96", "paper": "64x64"}
     max_res = args.max_res or [defaults[p] for p in presets]
     peak = matmul_gflops()
-    rows = []
+    print(f"float32 matmul 4096x4096 in this process: {peak:.0f} GFLOP/s\n")
+    print("| preset | variant | stage | channels | batch | images/s | step GFLOP/s | % of matmul |")
+    print("|---|---|---|---:|---:|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for preset, res in zip(presets, max_res, strict=True):
             for variant in args.variants:
-                rows += bench_preset(preset, res, variant, args.steps, Path(tmp))
-    print(f"\nfloat32 matmul 4096x4096 in this process: {peak:.0f} GFLOP/s\n")
-    print("| preset | variant | stage | channels | batch | images/s | step GFLOP/s | % of matmul |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['preset']} | {r['variant']} | {r['res']} | {r['channels']} | {r['batch']} | "
-              f"{r['img_s']:.1f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% |")
+                bench_preset(preset, res, variant, args.steps, Path(tmp), peak)
+
+
+def print_row(r: dict, peak: float) -> None:
+    """One table row as soon as it is measured, so a cut-short run still leaves numbers."""
+    print(
+        f"| {r['preset']} | {r['variant']} | {r['res']} | {r['channels']} | {r['batch']} | "
+        f"{r['img_s']:.1f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
