@@ -15,7 +15,8 @@ Shape = tuple[int, int]
 REPO_ROOT = Path(__file__).resolve().parent
 # Generated and downloaded data sets and the per-stage caches (git-ignored).
 DATA_ROOT = REPO_ROOT / "data"
-# The shipped default model: an export folder (see progan/export.py).
+# The shipped default model, laid out like a run folder: export/ (weights, model.json,
+# prototypes.json) beside its README, sample grid, GIF and metrics.
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints"
 
 

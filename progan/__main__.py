@@ -308,7 +308,31 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (add_generate, add_interpolate, add_prototypes, add_evaluate)
+# export ------------------------------------------------------------------------------------------
+
+
+def add_export(commands: Any) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="copy a model's export, e.g. as float16 to ship it",
+        description="Write the EMA generator of a run or export folder to a new export folder.",
+    )
+    add_model_flag(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="the new export folder")
+    parser.add_argument("--float16", action="store_true", help="half-size float16 weights")
+    parser.set_defaults(handler=export_model)
+
+
+def export_model(args: argparse.Namespace) -> int:
+    load_model(args.model)  # a broken model fails here with a clear message
+    from progan.export import copy_export
+
+    out = copy_export(args.model, args.out, "float16" if args.float16 else "float32")
+    print(f"wrote {out}")
+    return 0
+
+
+COMMANDS = (add_generate, add_interpolate, add_prototypes, add_evaluate, add_export)
 
 
 def build_parser() -> Parser:

@@ -27,6 +27,8 @@ MODEL_JSON = "model.json"
 WEIGHTS = "generator.npz"
 PROTOTYPES_JSON = "prototypes.json"
 EXPORT_FORMAT = 1
+# Keys of model.json that write_export sets itself; the rest is the caller's information.
+GENERATED_KEYS = ("format", "network", "stages", "resolutions", "created", "weights_dtype")
 RENDER_CHUNK = 64
 
 
@@ -60,8 +62,8 @@ def write_export(
     """Write ``generator``'s first ``stages`` stages to ``folder``, replacing it atomically.
 
     The files go to a sibling temporary folder that is renamed over the old export, so a reader
-    (or a crash) never sees a half-written export. Prototypes already in the folder are kept only
-    when the weights are unchanged, since they are a property of these exact weights.
+    (or a crash) never sees a half-written export. Whatever else the old folder held goes with
+    it: prototypes belong to the weights they were computed for.
     """
     folder = Path(folder)
     shapes = stage_shapes(generator.net.base, stages)
@@ -95,6 +97,17 @@ def generator_weights(generator, stages: int) -> list:
     """The variables rendering stage ``stages - 1`` needs: stem, blocks and the top toRGB."""
     layers = [generator.stem, *generator.blocks[: stages - 1], generator.to_rgb[stages - 1]]
     return [v for layer in layers for v in layer.weights]
+
+
+def copy_export(source: str | Path | None, folder: str | Path, dtype: str = "float32") -> Path:
+    """Write the export at ``source`` (a run or export folder) anew to ``folder``, e.g. as
+    float16 for shipping; prototypes computed for it come along."""
+    g = load_generator(source)
+    info = {k: v for k, v in g.metadata.items() if k not in GENERATED_KEYS}
+    out = write_export(folder, g.network, g.stages, info, dtype)
+    if (g.path / PROTOTYPES_JSON).is_file() and dtype == g.metadata.get("weights_dtype"):
+        shutil.copy2(g.path / PROTOTYPES_JSON, out / PROTOTYPES_JSON)
+    return out
 
 
 def write_random_export(

@@ -338,3 +338,19 @@ def test_evaluate_prints_swd_beside_the_floor_and_writes_json(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["res"] == "40x24" and result["n"] == 8
     assert result["swd"] > result["swd_floor"]  # random weights are far from the data
+
+
+def test_export_command_writes_a_float16_copy(tmp_path, capsys):
+    from config import NetworkConfig
+
+    model = write_random_export(tmp_path / "m", NetworkConfig((3, 5), 16, (16, 16, 8)), 3)
+    assert (
+        cli.main(["export", "--model", str(model), "--out", str(tmp_path / "ship"), "--float16"])
+        == 0
+    )
+    shipped = load_generator(tmp_path / "ship")
+    assert shipped.metadata["weights_dtype"] == "float16"
+    assert shipped.metadata["dataset"] == "random" and shipped.resolutions[-1] == "20x12"
+    z = latent.seed_latents([1, 2], 16)
+    diff = shipped.render(z, "20x12").astype(int) - load_generator(model).render(z, "20x12")
+    assert np.abs(diff).max() <= 3
