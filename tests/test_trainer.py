@@ -190,6 +190,27 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
         assert "Traceback" not in proc.stderr
 
 
+def train_command(image_folder: Path, run: Path, tmp_path: Path, kimg: str, *extra: str) -> list:
+    """train.py at 5x3 with batches of 8 on the test images, as a subprocess command."""
+    return [
+        sys.executable,
+        "train.py",
+        "--data",
+        str(image_folder),
+        "--out",
+        str(run),
+        "--data-root",
+        str(tmp_path / "data"),
+        "--max-res",
+        "5x3",
+        "--kimg-per-phase",
+        kimg,
+        "--batch-sizes",
+        "8",
+        *extra,
+    ]
+
+
 def _wait_for_checkpoint_after(ckpt_dir: Path, images: int, proc, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -203,24 +224,7 @@ def _wait_for_checkpoint_after(ckpt_dir: Path, images: int, proc, timeout: float
 
 def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_path):
     run = tmp_path / "run"
-    command = [
-        sys.executable,
-        "train.py",
-        "--data",
-        str(image_folder),
-        "--out",
-        str(run),
-        "--data-root",
-        str(tmp_path / "data"),
-        "--max-res",
-        "5x3",
-        "--kimg-per-phase",
-        "100",
-        "--batch-sizes",
-        "8",
-        "--save-every-min",
-        "0.005",
-    ]
+    command = train_command(image_folder, run, tmp_path, "100", "--save-every-min", "0.005")
     proc = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_checkpoint_after(run / "checkpoints", 0, proc)
@@ -263,26 +267,9 @@ def test_multiworker_strategy_with_two_local_workers(image_folder, tmp_path):
     """Two processes on loopback, joined by TF_CONFIG, train one run; the chief reports."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     run = tmp_path / "run"
-    command = [
-        sys.executable,
-        "train.py",
-        "--data",
-        str(image_folder),
-        "--out",
-        str(run),
-        "--data-root",
-        str(tmp_path / "data"),
-        "--max-res",
-        "5x3",
-        "--kimg-per-phase",
-        "0.064",
-        "--batch-sizes",
-        "8",
-        "--strategy",
-        "multiworker",
-        "--eval-images",
-        "8",
-    ]
+    command = train_command(
+        image_folder, run, tmp_path, "0.064", "--strategy", "multiworker", "--eval-images", "8"
+    )
     workers = []
     for index in range(2):
         env = os.environ | {
