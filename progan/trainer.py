@@ -294,7 +294,7 @@ class Trainer:
         def mean(per_example):
             return tf.nn.compute_average_loss(per_example, global_batch_size=batch_size)
 
-        def scaled(optimizer, loss):
+        def scaled(optimizer, loss):  # fp16: loss scaling, undone by the optimizer
             if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 return optimizer.scale_loss(loss)
             return loss
@@ -317,12 +317,14 @@ class Trainer:
                     norms = gradient_norms(critic, reals, fakes, mix)
                     terms = critic_loss(critic(reals), critic(fakes), norms, loss_cfg)
                     d_loss = mean(terms["loss"])
-                grads = tape.gradient(scaled(d_opt, d_loss), d_vars)
-                d_opt.apply_gradients(zip(grads, d_vars, strict=True))
+                    d_objective = scaled(d_opt, d_loss)
+                grads = tape.gradient(d_objective, d_vars)
+                d_opt.apply_gradients(list(zip(grads, d_vars, strict=True)))
             with tf.GradientTape() as tape:
                 g_loss = mean(generator_loss(critic(generate(batch["z_gen"]))))
-            grads = tape.gradient(scaled(g_opt, g_loss), g_vars)
-            g_opt.apply_gradients(zip(grads, g_vars, strict=True))
+                g_objective = scaled(g_opt, g_loss)
+            grads = tape.gradient(g_objective, g_vars)
+            g_opt.apply_gradients(list(zip(grads, g_vars, strict=True)))
             return {
                 "d_loss": d_loss,
                 "g_loss": g_loss,

@@ -303,3 +303,18 @@ def test_epochs_per_res_sets_the_phase_length(image_folder, tmp_path):
     args = train.build_parser().parse_args(["--epochs-per-res", "20", "--kimg-per-phase", "5"])
     with pytest.raises(ProganError, match="not both"):
         train.config_from_args(args, [])
+
+
+@pytest.mark.parametrize("policy", ["bf16", "fp16"])
+def test_mixed_precision_trains_with_float32_weights(image_folder, tmp_path, policy):
+    trainer = Trainer(
+        tiny_config(tmp_path / "run", image_folder, max_res=(3, 5), mixed_precision=policy)
+    )
+    trainer.train()
+    assert all(np.isfinite(v) for v in trainer.last_losses.values())
+    assert {v.dtype for v in trainer.G.weights} == {"float32"}
+    compute = {"bf16": "bfloat16", "fp16": "float16"}[policy]
+    assert trainer.G.stem.dense.compute_dtype == compute
+    assert progan.load_generator(tmp_path / "run").render(
+        np.zeros((1, 16), np.float32), "5x3"
+    ).shape == (1, 3, 5, 3)
