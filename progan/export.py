@@ -32,6 +32,11 @@ GENERATED_KEYS = ("format", "network", "stages", "resolutions", "created", "weig
 RENDER_CHUNK = 64
 
 
+def to_uint8(images) -> np.ndarray:
+    """Network output in [-1, 1] -> displayable uint8: the one conversion renders and grids use."""
+    return (np.clip(np.asarray(images, np.float32), -1, 1) * 127.5 + 128.0).astype(np.uint8)
+
+
 def network_to_json(net: NetworkConfig) -> dict[str, Any]:
     return {
         "base": format_res(net.base),
@@ -217,7 +222,7 @@ class Generator:
         factor = self.shapes[-1][0] // height
         if factor > 1:  # area average down to the asked stage
             images = images.reshape(len(images), height, factor, width, factor, 3).mean(axis=(2, 4))
-        return (images * 127.5 + 128.0).astype(np.uint8)
+        return to_uint8(images)
 
 
 _loaded: dict[Path, tuple[tuple[int, ...], Generator]] = {}

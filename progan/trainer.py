@@ -16,7 +16,6 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -28,6 +27,7 @@ from progan import export
 from progan.data import BatchSpec, build_cache, open_source, step_dataset
 from progan.discriminator import Discriminator
 from progan.errors import ProganError
+from progan.export import to_uint8
 from progan.generator import Generator
 from progan.latent import image_grid, seed_latents
 from progan.layers import downsample2x, fade, upsample2x
@@ -96,24 +96,15 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ProganError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
 
 
-def config_to_json(cfg: TrainConfig) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
 def save_config(cfg: TrainConfig, run: Path) -> None:
     tmp = run / (CONFIG_JSON + ".tmp")
-    tmp.write_text(json.dumps(config_to_json(cfg), indent=2) + "\n")
+    tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     tmp.replace(run / CONFIG_JSON)
 
 
 def ema_beta(half_life_kimg: float, batch_size: int) -> float:
     """The per-step decay that halves an old weight's share after ``half_life_kimg`` kimg."""
     return 0.5 ** (batch_size / (half_life_kimg * 1000))
-
-
-def to_uint8(images) -> np.ndarray:
-    """Network output in [-1, 1] -> displayable uint8, as the export renders it."""
-    return (np.clip(np.asarray(images, np.float32), -1, 1) * 127.5 + 128.0).astype(np.uint8)
 
 
 def bf16_is_fast() -> bool:
