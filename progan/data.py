@@ -91,18 +91,33 @@ class StageCache:
 
 
 def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> StageCache:
-    """Return the per-stage arrays of ``source``, building them on first use."""
-    top = stages[-1]
-    key = f"{source.fingerprint()}-{format_res(top)}-{format_res(stages[0])}-v{CACHE_VERSION}"
-    folder = Path(cache_root) / f"{source.name}-{key}"
-    meta_path = folder / "meta.json"
-    if not meta_path.exists():
+    """Return the per-stage arrays of ``source``, building them on first use.
+
+    A cache built for a higher top stage already holds every lower one, so evaluating a 20x12
+    model on data a run cached up to 80x48 reuses that cache instead of decoding everything again.
+    """
+    fingerprint, base = source.fingerprint(), format_res(stages[0])
+    folder = _cache_holding(Path(cache_root), f"{source.name}-{fingerprint}", base, stages)
+    if folder is None:
+        key = f"{fingerprint}-{format_res(stages[-1])}-{base}-v{CACHE_VERSION}"
+        folder = Path(cache_root) / f"{source.name}-{key}"
         _write_cache(source, stages, folder)
-    meta = json.loads(meta_path.read_text())
+    meta = json.loads((folder / "meta.json").read_text())
     arrays = {
         stage: np.load(folder / f"{format_res(stage)}.npy", mmap_mode="r") for stage in stages
     }
     return StageCache(folder=folder, arrays=arrays, skipped=meta["skipped"])
+
+
+def _cache_holding(cache_root: Path, prefix: str, base: str, stages: list[Shape]) -> Path | None:
+    """The smallest complete cache of this source and base that holds all of ``stages``."""
+    wanted = {format_res(stage) for stage in stages}
+    best: tuple[int, Path] | None = None
+    for meta_path in cache_root.glob(f"{prefix}-*-{base}-v{CACHE_VERSION}/meta.json"):
+        held = json.loads(meta_path.read_text())["stages"]
+        if wanted <= set(held) and (best is None or len(held) < best[0]):
+            best = (len(held), meta_path.parent)
+    return None if best is None else best[1]
 
 
 def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None:

@@ -191,10 +191,15 @@ def evaluate(fakes: np.ndarray, reals: np.ndarray, seed: int = 0) -> dict[str, f
 
 
 def sample_reals(images: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` distinct images drawn at random (in index order, kind to memory maps)."""
+    """``count`` distinct images drawn at random, in random order.
+
+    They are read in index order (kind to memory maps) but returned shuffled: data sets are often
+    stored by class, and ``evaluate`` splits its reals into halves, which must not differ by class.
+    """
     rng = np.random.default_rng([seed, 3])
     count = min(count, len(images))
-    return np.asarray(images[np.sort(rng.choice(len(images), count, replace=False))])
+    picked = np.asarray(images[np.sort(rng.choice(len(images), count, replace=False))])
+    return picked[rng.permutation(count)]
 
 
 def format_table(result: dict[str, float | int], res: str) -> str:

@@ -69,6 +69,20 @@ def test_cache_is_reused_and_rebuilt_when_a_file_changes(tmp_path):
     assert second.folder != first.folder and second.arrays[(8, 8)][0].min() == 255
 
 
+def test_a_cache_with_a_higher_top_serves_lower_stages(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 16, 3), i * 60, np.uint8)).save(folder / f"{i}.png")
+    cache_root = tmp_path / "cache"
+    full = build_cache(FolderSource(folder), [(4, 4), (8, 8), (16, 16)], cache_root)
+    lower = build_cache(FolderSource(folder), [(4, 4), (8, 8)], cache_root)
+    assert lower.folder == full.folder and sorted(lower.arrays) == [(4, 4), (8, 8)]
+    assert [p.name for p in cache_root.iterdir()] == [full.folder.name]
+    other_base = build_cache(FolderSource(folder), [(8, 8), (16, 16)], cache_root)
+    assert other_base.folder != full.folder
+
+
 def test_rgba_and_palette_images_become_rgb(tmp_path):
     Image.new("RGBA", (6, 6), (255, 0, 0, 0)).save(tmp_path / "a.png")
     Image.new("P", (6, 6), 3).save(tmp_path / "b.png")

@@ -8,6 +8,7 @@ from progan.metrics import (
     level_count,
     ms_ssim,
     pairwise_ms_ssim,
+    sample_reals,
     swd,
 )
 
@@ -89,3 +90,15 @@ def test_evaluate_reports_swd_beside_its_floor():
     assert result["swd"] > 0 and 0 < result["ms_ssim"] <= 1
     tiny = evaluate(images[:8, :3, :5], images[8:, :3, :5])
     assert "swd" not in tiny and "ms_ssim" in tiny
+
+
+def test_sampled_reals_mix_a_data_set_stored_by_class():
+    # Dark images stored before bright ones: evaluate's two halves must both see both classes,
+    # or the reals-vs-reals floor measures the class split instead of sampling noise.
+    stored = np.concatenate(
+        [np.full((500, 8, 8, 3), 20, np.uint8), np.full((500, 8, 8, 3), 230, np.uint8)]
+    )
+    picked = sample_reals(stored, 200)
+    first, second = picked[:100].mean(), picked[100:].mean()
+    assert abs(first - second) < 30 and 80 < first < 170
+    assert len(np.unique(picked.reshape(200, -1)[:, 0])) == 2
