@@ -45,8 +45,8 @@ class Snapshot:
     def version(self) -> str:
         """Changes whenever any image could: new weights, libraries or prototypes.
 
-        Image URLs are cached for a year without revalidation, so the pages append this to
-        them: a browser then fetches a new model's images instead of showing the old ones.
+        The pages append it to image URLs (``?v=``), which are then cached for a year without
+        revalidation: a browser fetches a new model's images instead of showing the old ones.
         """
         return hashlib.sha256(f"{self.model_id}:{self.prototypes_id}".encode()).hexdigest()[:12]
 

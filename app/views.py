@@ -15,9 +15,12 @@ from progan.errors import ProganError
 
 bp = Blueprint("studio", __name__)
 
-# An image URL names its bytes for good (the ETag changes with the model, and so does nothing
-# else), so browsers and proxies may keep it for a year without asking again.
+# An image URL carrying the model's version (``?v=``, as the pages add) names its bytes for good,
+# so browsers and proxies may keep it for a year without asking again. A bare URL (typed, or
+# from a script) must be revalidated: a new model behind it answers with a new ETag, an
+# unchanged one with an empty 304.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
+CACHE_REVALIDATE = "no-cache"
 
 
 def holder() -> ModelHolder:
@@ -37,7 +40,8 @@ def cached(snapshot: Snapshot, item: service.ImageRequest) -> Response:
         response = Response(item.render(snapshot), mimetype=item.mimetype)
         response.headers["Content-Disposition"] = f'inline; filename="{item.filename}"'
     response.set_etag(tag)
-    response.headers["Cache-Control"] = CACHE_FOREVER
+    versioned = request.args.get("v") == snapshot.version
+    response.headers["Cache-Control"] = CACHE_FOREVER if versioned else CACHE_REVALIDATE
     return response
 
 

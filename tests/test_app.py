@@ -251,7 +251,7 @@ def test_same_url_same_bytes_and_strong_etag(plain) -> None:
     tag, weak = first.get_etag()
     assert not weak and len(tag) == 40 and first.headers["ETag"] == f'"{tag}"'
     assert second.get_etag() == (tag, False)
-    assert first.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert first.headers["Cache-Control"] == "no-cache"
     assert first.headers["Content-Disposition"] == 'inline; filename="seed21-40x24-original.png"'
 
 
@@ -277,12 +277,22 @@ def test_if_none_match_is_answered_without_rendering(plain, monkeypatch, url: st
         response = plain.get(url, headers={"If-None-Match": header})
         assert response.status_code == 304 and response.data == b""
         assert response.headers["ETag"] == tag
-        assert "max-age=31536000" in response.headers["Cache-Control"]
+        assert response.headers["Cache-Control"] == "no-cache"
     assert rendered == []
     # A stale tag gets the image again, rendered afresh.
     response = plain.get(url, headers={"If-None-Match": '"stale"'})
     assert response.status_code == 200 and response.headers["ETag"] == tag
     assert rendered
+
+
+def test_only_urls_naming_the_model_version_are_cached_for_good(plain) -> None:
+    version = plain.get("/api/model").get_json()["version"]
+    forever = "public, max-age=31536000, immutable"
+    for url in ("/generate/40x24/21/original", "/interpolate/40x24/21/22.gif?frames=4&delay=50"):
+        joiner = "&" if "?" in url else "?"
+        assert plain.get(f"{url}{joiner}v={version}").headers["Cache-Control"] == forever
+        # A stale version (a page loaded before the model changed) must not pin old bytes.
+        assert plain.get(f"{url}{joiner}v=0ld").headers["Cache-Control"] == "no-cache"
 
 
 def test_bad_input_is_checked_before_a_304(plain) -> None:
