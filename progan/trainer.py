@@ -214,6 +214,8 @@ class Trainer:
                 self.phase_shown = tf.Variable(0, dtype=tf.int64, trainable=False)
                 self.images_shown = tf.Variable(0, dtype=tf.int64, trainable=False)
                 self.alpha = tf.Variable(0.0, dtype=tf.float32, trainable=False)
+                # Wall-clock seconds spent training, summed over every resume of the run.
+                self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         finally:
             keras.config.set_dtype_policy(previous)
         self.models_checkpoint = tf.train.Checkpoint(
@@ -224,6 +226,7 @@ class Trainer:
             phase_images=self.phase_shown,
             images_shown=self.images_shown,
             alpha=self.alpha,
+            train_seconds=self.train_seconds,
         )
 
     def new_optimizers(self, phase: Phase) -> None:
@@ -406,11 +409,14 @@ class Trainer:
             desc=f"{format_res(shape)} {phase.name}",
         )
         last_save, last_log, logged_images = time.monotonic(), time.monotonic(), shown
+        tick = time.monotonic()
         try:
             for k, batch in enumerate(dataset, start=1):
                 alpha = alpha_at(phase, shown)
                 metrics = step(batch, tf.constant(alpha, tf.float32))
                 shown += per_step
+                self.train_seconds.assign_add(time.monotonic() - tick)
+                tick = time.monotonic()
                 self.phase_shown.assign(shown)
                 self.images_shown.assign_add(per_step)
                 self.alpha.assign(alpha_at(phase, shown))
@@ -454,6 +460,8 @@ class Trainer:
         tf.summary.scalar("progress/alpha", float(self.alpha.numpy()), step=step)
         tf.summary.scalar("progress/stage", phase.stage, step=step)
         tf.summary.scalar("progress/images_per_s", rate, step=step)
+        hours = float(self.train_seconds.numpy()) / 3600
+        tf.summary.scalar("progress/train_hours", hours, step=step)
 
     def _end_phase(self, index: int) -> None:
         """Report the finished phase, then move on with fresh Adam state, and save."""
@@ -486,6 +494,7 @@ class Trainer:
             "res": format_res(self.shapes[phase.stage]),
             "name": phase.name,
             "time": time.time(),
+            "train_seconds": round(float(self.train_seconds.numpy()), 1),
             **self.last_losses,
             **scores,
         }
@@ -517,6 +526,7 @@ class Trainer:
         info = {
             "dataset": self.source.name,
             "images_shown": int(self.images_shown.numpy()),
+            "train_seconds": round(float(self.train_seconds.numpy()), 1),
             "preset": self.cfg.preset,
             "command": self.cfg.command,
             "seed": self.cfg.seed,

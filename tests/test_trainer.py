@@ -109,6 +109,8 @@ def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
     assert list((run / "tb").glob("events.out.tfevents.*"))
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["res"] for r in records] == ["5x3", "10x6", "10x6"]
+    seconds = [r["train_seconds"] for r in records]
+    assert 0 < seconds[0] < seconds[1] < seconds[2] == g.metadata["train_seconds"]
 
     code = train.main(["--out", str(run), "--resume", "--max-res", "20x12"])
     assert code == 0
@@ -117,6 +119,8 @@ def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
     assert grown.metadata["images_shown"] == 96 + 64
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["kimg"] for r in records][3:] == [0.128, 0.16]
+    # Training time adds up over the resume instead of starting again from zero.
+    assert seconds[2] < records[3]["train_seconds"] < grown.metadata["train_seconds"]
     saved = json.loads((run / "config.json").read_text())
     assert saved["max_res"] == [12, 20] and saved["schedule"]["batch_sizes"][:3] == [8, 8, 8]
 
