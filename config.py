@@ -31,10 +31,17 @@ class NetworkConfig:
     channels: tuple[int, ...] = (512, 512, 512, 512, 256, 128, 64, 32, 16)
     mbstd_group: int = 4
     leaky_slope: float = 0.2
+    # Class names of a conditional model, in label-index order; empty for an unconditional one.
+    # G joins a learned embedding of the class to the latent, D adds a projection term.
+    classes: tuple[str, ...] = ()
 
     @property
     def max_stages(self) -> int:
         return len(self.channels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
 
     def with_base(self, base: Shape) -> NetworkConfig:
         return dataclasses.replace(self, base=tuple(base))
@@ -111,6 +118,9 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     max_res: Shape = (48, 80)
+    # Train on the data's class labels (labels.csv or one subfolder per class): a conditional
+    # G and a projection D, with class-balanced batches. The names land in ``network.classes``.
+    labels: bool = False
     flip: bool = True
     seed: int = 0
     save_every_min: float = 10.0

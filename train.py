@@ -41,6 +41,12 @@ def build_parser() -> Parser:
     p.add_argument("--out", help=f"run folder (default {DEFAULT_OUT})")
     p.add_argument("--data-root", help="where named data sets and caches live (default data/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--labels",
+        action="store_true",
+        default=None,
+        help="conditional model on the data's classes (labels.csv, or one subfolder per class)",
+    )
     p.add_argument("--preset", choices=sorted(PRESETS), help="network and schedule (default cpu)")
     p.add_argument("--max-res", help="last stage, WIDTHxHEIGHT (default 80x48)")
     p.add_argument("--base", help="first stage, WIDTHxHEIGHT (default: halve --max-res)")
@@ -92,6 +98,10 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
                 f"nothing to resume in {out}: no config.json (train without --resume)"
             )
         cfg = load_config(saved)
+        if args.labels and not cfg.labels:
+            raise ProganError(
+                f"the run in {out} is unconditional; --labels needs a new run (another --out)"
+            )
     else:
         preset = PRESETS[args.preset or "cpu"]
         cfg = TrainConfig(
@@ -112,6 +122,7 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         "strategy",
         "flip",
         "jit",
+        "labels",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -145,6 +156,7 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     return dataclasses.replace(
         cfg,
         **changes,
+        out=str(out),  # a run folder may have moved since it was started
         resume=args.resume,
         network=cfg.network.with_base(base),
         schedule=dataclasses.replace(cfg.schedule, **schedule),
@@ -178,7 +190,12 @@ def load_config(path: Path) -> TrainConfig:
             "optimizer": OptimizerConfig(**data["optimizer"]),
         },
         network=NetworkConfig(
-            **network | {"base": tuple(network["base"]), "channels": tuple(network["channels"])}
+            **network
+            | {
+                "base": tuple(network["base"]),
+                "channels": tuple(network["channels"]),
+                "classes": tuple(network.get("classes", ())),
+            }
         ),
         schedule=ScheduleConfig(**schedule | {"batch_sizes": tuple(schedule["batch_sizes"])}),
     )

@@ -112,7 +112,7 @@ class ModelHolder:
         """Trace the render function of every resolution now, not on a visitor's first click."""
         latents = latent.seed_latents([0], self.generator.latent_dim)
         for res in self.generator.resolutions:
-            self.generator.render(latents, res)
+            self.generator.render(latents, res, labels=latent.default_label(self.generator))
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

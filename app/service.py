@@ -132,8 +132,8 @@ class SeedImage:
         """As ``colors.render_seeds``, with the snapshot's prototypes passed in explicitly."""
         g = snapshot.generator
         latents = latent.seed_latents([self.seed], g.latent_dim)
-        latents = colors.color_latents(g, latents, self.color, snapshot.prototypes)
-        return latent.encode_png(g.render(latents, self.res)[0])
+        images = colors.render_in_color(g, latents, self.res, self.color, snapshot.prototypes)
+        return latent.encode_png(images[0])
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ from config import (
 )
 from progan.errors import ProganError
 from progan.export import PROTOTYPES_JSON
-from progan.latent import SEED_RECIPE, check_images, check_res, seed_latents
+from progan.latent import SEED_RECIPE, check_images, check_res, default_label, seed_latents
 
 CLASSES: tuple[str, ...] = tuple(COLOR_HUES)
 NONE = "none"
@@ -126,13 +126,24 @@ def class_of_images(images: np.ndarray, cfg: ColorClassifierConfig = COLOR_CLASS
 
 
 def class_of_latents(
-    g: Any, latents: np.ndarray, res: str, cfg: ColorClassifierConfig = COLOR_CLASSIFIER
+    g: Any,
+    latents: np.ndarray,
+    res: str,
+    cfg: ColorClassifierConfig = COLOR_CLASSIFIER,
+    color: str | None = None,
 ) -> list[str]:
-    """Render and classify ``latents`` chunk by chunk, keeping no image longer than needed."""
+    """Render and classify ``latents`` chunk by chunk, keeping no image longer than needed.
+
+    ``color`` asks a conditional model for that class; an unconditional model renders the
+    latents as they are, and a conditional one without a color draws its default class.
+    """
+    labels = default_label(g) if color is None else color_label(g, color)
     return [
         name
         for start in range(0, len(latents), CLASSIFY_CHUNK)
-        for name in class_of_images(g.render(latents[start : start + CLASSIFY_CHUNK], res), cfg)
+        for name in class_of_images(
+            g.render(latents[start : start + CLASSIFY_CHUNK], res, labels=labels), cfg
+        )
     ]
 
 
@@ -365,6 +376,33 @@ def shift_latents(
     return (latents - sources + prototypes.vectors[color]).astype(np.float32)
 
 
+def color_label(g: Any, color: str) -> str | None:
+    """The class that draws ``color`` on a conditional model; None on an unconditional one."""
+    check_color(color)
+    if not g.classes:
+        return None
+    if color not in g.classes:
+        raise ProganError(
+            f"color {color!r} is not a class of this conditional model; "
+            f"it draws {', '.join(g.classes)}"
+        )
+    return color
+
+
+def render_in_color(
+    g: Any, latents: np.ndarray, res: str, color: str, prototypes: Prototypes | None = None
+) -> np.ndarray:
+    """Render ``latents`` in ``color``, the one way the CLI, the studio and ``evaluate`` ask.
+
+    A conditional model draws the color as its class label, so the latent (the item) stays as
+    it is; an unconditional model has no label to take and gets its latents shifted by the
+    color prototypes instead.
+    """
+    if g.classes:
+        return g.render(latents, res, labels=color_label(g, color))
+    return g.render(color_latents(g, latents, color, prototypes), res)
+
+
 def color_latents(
     g: Any, latents: np.ndarray, color: str, prototypes: Prototypes | None = None
 ) -> np.ndarray:
@@ -387,8 +425,7 @@ def render_seeds(
     if not 1 <= len(seed_list) <= LATENT_LIMITS.max_seeds:
         raise ProganError(f"give 1 to {LATENT_LIMITS.max_seeds} seeds, got {len(seed_list)}")
     res = check_res(g, res)
-    latents = seed_latents(seed_list, g.latent_dim)
-    return g.render(color_latents(g, latents, color), res)
+    return render_in_color(g, seed_latents(seed_list, g.latent_dim), res, color)
 
 
 def _counts_text(counts: Counter[str]) -> str:

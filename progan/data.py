@@ -31,6 +31,7 @@ from progan.sources import FolderSource, ImageSource
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
+KEPT = "kept.npy"
 
 
 def open_source(spec: str, data_root: Path) -> ImageSource:
@@ -80,11 +81,16 @@ def halve(images: np.ndarray) -> np.ndarray:
 
 @dataclass
 class StageCache:
-    """The cached arrays of one source: ``arrays[(h, w)]`` is a read-only N×h×w×3 memory map."""
+    """The cached arrays of one source: ``arrays[(h, w)]`` is a read-only N×h×w×3 memory map.
+
+    ``kept[i]`` is the position in the source of cached image ``i`` (unreadable files leave
+    gaps), which is how per-file labels find their image.
+    """
 
     folder: Path
     arrays: dict[Shape, np.ndarray]
     skipped: int
+    kept: np.ndarray
 
     def __len__(self) -> int:
         return len(next(iter(self.arrays.values())))
@@ -106,7 +112,9 @@ def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> S
     arrays = {
         stage: np.load(folder / f"{format_res(stage)}.npy", mmap_mode="r") for stage in stages
     }
-    return StageCache(folder=folder, arrays=arrays, skipped=meta["skipped"])
+    kept_path = folder / KEPT
+    kept = np.load(kept_path) if kept_path.is_file() else np.arange(meta["count"])
+    return StageCache(folder=folder, arrays=arrays, skipped=meta["skipped"], kept=kept)
 
 
 def _cache_holding(cache_root: Path, prefix: str, base: str, stages: list[Shape]) -> Path | None:
@@ -114,8 +122,11 @@ def _cache_holding(cache_root: Path, prefix: str, base: str, stages: list[Shape]
     wanted = {format_res(stage) for stage in stages}
     best: tuple[int, Path] | None = None
     for meta_path in cache_root.glob(f"{prefix}-*-{base}-v{CACHE_VERSION}/meta.json"):
-        held = json.loads(meta_path.read_text())["stages"]
-        if wanted <= set(held) and (best is None or len(held) < best[0]):
+        meta = json.loads(meta_path.read_text())
+        held = meta["stages"]
+        # Caches written before kept.npy existed cannot say which files they skipped.
+        knows_kept = meta["skipped"] == 0 or (meta_path.parent / KEPT).is_file()
+        if knows_kept and wanted <= set(held) and (best is None or len(held) < best[0]):
             best = (len(held), meta_path.parent)
     return None if best is None else best[1]
 
@@ -134,11 +145,16 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
     capacity = len(source)
     out = np.lib.format.open_memmap(top_path, mode="w+", dtype=np.uint8, shape=(capacity, *top, 3))
     count = 0
+    kept = np.empty(capacity, dtype=np.int64)
     desc = f"caching {source.name} at {format_res(top)}"
     for image in progress_bar(source.images(), total=capacity, desc=desc, unit="img", leave=False):
         out[count] = resize_area(pad_to_aspect(image, top), top)
+        # A source lists a file it cannot read in ``skipped`` before yielding the next one, so
+        # the images read plus the files skipped so far is this image's position.
+        kept[count] = count + len(source.skipped)
         count += 1
     skipped = capacity - count
+    np.save(tmp / KEPT, kept[:count])
     if skipped:
         log.warning(
             "%d of %d images in %s could not be read and were skipped",
@@ -189,36 +205,67 @@ class BatchSpec:
     latent_dim: int
     seed: int
     flip: bool
+    # A conditional run: the class index of every image and the number of classes.
+    labels: np.ndarray | None = None
+    num_classes: int = 0
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        plain = ("reals", "z_critic", "gp_mix", "z_gen")
+        return plain + ("labels", "labels_gen") if self.labels is not None else plain
+
+
+def shuffled_draws(seed: int, stream: tuple[int, ...], count: int, draws: np.ndarray) -> np.ndarray:
+    """Draw ``d`` of an endless shuffled stream over ``count`` items: item ``perm_e[d mod count]``
+    of epoch ``e = d div count``, one seeded permutation per epoch (a full shuffle, not a
+    buffer)."""
+    epochs = draws // count
+    index = np.empty(len(draws), dtype=np.int64)
+    for epoch in np.unique(epochs):
+        perm = np.random.default_rng([seed, 1, *stream, int(epoch)]).permutation(count)
+        mask = epochs == epoch
+        index[mask] = perm[draws[mask] % count]
+    return index
 
 
 def global_batch(spec: BatchSpec, position: int) -> dict[str, np.ndarray]:
     """The training step that starts after ``position`` images shown: a pure function of both.
 
-    Image ``p`` of the run is image ``perm_e[p mod N]`` of epoch ``e = p div N``, with one seeded
-    permutation per epoch (a full shuffle, not a buffer). Arrays are batch-major so that slicing
-    the first axis splits a step across replicas.
+    Image ``p`` of an unconditional run is draw ``p`` of one shuffled stream over the data. A
+    conditional run is class-balanced: image ``p`` is of class ``p mod C``, draw ``p div C`` of
+    that class's own shuffled stream, so every batch holds each class as evenly as its size
+    allows and a rare class is shown as often as a common one; the fakes of a critic step take
+    the same labels as its reals. Arrays are batch-major so that slicing the first axis splits a
+    step across replicas.
     """
-    count = len(spec.images)
     per_step = spec.batch_size * spec.n_critic
     positions = position + np.arange(per_step)
-    epochs = positions // count
-    index = np.empty(per_step, dtype=np.int64)
-    for epoch in np.unique(epochs):
-        perm = np.random.default_rng([spec.seed, 1, int(epoch)]).permutation(count)
-        mask = epochs == epoch
-        index[mask] = perm[positions[mask] % count]
+    if spec.labels is None:
+        index = shuffled_draws(spec.seed, (), len(spec.images), positions)
+    else:
+        classes = positions % spec.num_classes
+        index = np.empty(per_step, dtype=np.int64)
+        for c in np.unique(classes):
+            members = np.flatnonzero(spec.labels == c)
+            mask = classes == c
+            draws = positions[mask] // spec.num_classes
+            index[mask] = members[shuffled_draws(spec.seed, (int(c),), len(members), draws)]
     rng = np.random.default_rng([spec.seed, 2, position])
     reals = np.asarray(spec.images[index])
     if spec.flip:
         flips = rng.random(per_step) < 0.5
         reals[flips] = reals[flips, :, ::-1]
     shape = (spec.n_critic, spec.batch_size)
-    return {
+    batch = {
         "reals": reals.reshape(*shape, *reals.shape[1:]).swapaxes(0, 1),
         "z_critic": rng.standard_normal((*shape, spec.latent_dim), dtype=np.float32).swapaxes(0, 1),
         "gp_mix": rng.random(shape, dtype=np.float32).swapaxes(0, 1),
         "z_gen": rng.standard_normal((spec.batch_size, spec.latent_dim), dtype=np.float32),
     }
+    if spec.labels is not None:
+        labels = spec.labels[index].astype(np.int32).reshape(shape).swapaxes(0, 1)
+        batch |= {"labels": labels, "labels_gen": np.ascontiguousarray(labels[:, 0])}
+    return batch
 
 
 def step_dataset(
@@ -241,23 +288,27 @@ def step_dataset(
     per_step = spec.batch_size * spec.n_critic
     height, width = spec.images.shape[1:3]
 
+    shapes = {
+        "reals": ([spec.n_critic, height, width, 3], tf.uint8),
+        "z_critic": ([spec.n_critic, spec.latent_dim], tf.float32),
+        "gp_mix": ([spec.n_critic], tf.float32),
+        "z_gen": ([spec.latent_dim], tf.float32),
+        "labels": ([spec.n_critic], tf.int32),
+        "labels_gen": ([], tf.int32),
+    }
+    keys = spec.keys
+
     def load(element: np.int64):
         step, slot = divmod(int(element), local)
         batch = global_batch(spec, start + step * per_step)
         lo = (pipeline * local + slot) * per_replica
-        return tuple(
-            batch[k][lo : lo + per_replica] for k in ("reals", "z_critic", "gp_mix", "z_gen")
-        )
+        return tuple(batch[k][lo : lo + per_replica] for k in keys)
 
     def to_tensors(element):
-        reals, z_critic, gp_mix, z_gen = tf.numpy_function(
-            load, [element], [tf.uint8, tf.float32, tf.float32, tf.float32], stateful=False
-        )
-        reals.set_shape([per_replica, spec.n_critic, height, width, 3])
-        z_critic.set_shape([per_replica, spec.n_critic, spec.latent_dim])
-        gp_mix.set_shape([per_replica, spec.n_critic])
-        z_gen.set_shape([per_replica, spec.latent_dim])
-        return {"reals": reals, "z_critic": z_critic, "gp_mix": gp_mix, "z_gen": z_gen}
+        tensors = tf.numpy_function(load, [element], [shapes[k][1] for k in keys], stateful=False)
+        for key, tensor in zip(keys, tensors, strict=True):
+            tensor.set_shape([per_replica, *shapes[key][0]])
+        return dict(zip(keys, tensors, strict=True))
 
     dataset = tf.data.Dataset.range(steps * local).map(
         to_tensors, num_parallel_calls=2, deterministic=True

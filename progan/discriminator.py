@@ -10,8 +10,10 @@ import keras
 
 from config import NetworkConfig
 from progan.layers import (
+    ClassEmbedding,
     EqualizedConv2D,
     EqualizedDense,
+    check_labels,
     downsample2x,
     fade,
     leaky_relu,
@@ -36,7 +38,13 @@ class DiscriminatorBlock(keras.layers.Layer):
 
 
 class DiscriminatorHead(keras.layers.Layer):
-    """Stage 0: minibatch stddev, 3×3 conv, dense, and the linear score."""
+    """Stage 0: minibatch stddev, 3×3 conv, dense, and the linear score.
+
+    A conditional critic adds the projection term of Miyato & Koyama (2018): with φ(x) the
+    dense layer's features and ψ the score layer, D(x, y) = ψ(φ(x)) + ⟨embed(y), φ(x)⟩. The
+    embedding is scaled by 1/sqrt(features), the score layer's own equalized scale, so both
+    terms start at the same size.
+    """
 
     def __init__(self, net: NetworkConfig, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -47,18 +55,32 @@ class DiscriminatorHead(keras.layers.Layer):
         self.conv = EqualizedConv2D(channels + 1, channels, 3, name=f"{self.name}_conv")
         self.dense = EqualizedDense(positions * channels, channels, name=f"{self.name}_dense")
         self.score = EqualizedDense(channels, 1, gain=1.0, name=f"{self.name}_score")
+        self.projection = (
+            ClassEmbedding(
+                net.num_classes,
+                channels,
+                gain=1.0 / channels**0.5,
+                name=f"{self.name}_projection",
+            )
+            if net.num_classes
+            else None
+        )
         self.built = True
 
-    def call(self, x):
+    def call(self, x, labels=None):
         x = minibatch_stddev(x, self.group)
         x = leaky_relu(self.conv(x), self.slope)
         x = keras.ops.reshape(x, (x.shape[0], -1))
-        x = leaky_relu(self.dense(x), self.slope)
-        return self.score(x)
+        features = leaky_relu(self.dense(x), self.slope)
+        score = self.score(features)
+        if self.projection is None:
+            return score
+        embedded = keras.ops.cast(self.projection(labels), features.dtype)
+        return score + keras.ops.sum(embedded * features, axis=-1, keepdims=True)
 
 
 class Discriminator(keras.Model):
-    """``D(images, stage, alpha, fading)`` -> one unbounded score per image (N×1)."""
+    """``D(images, stage, alpha, fading, labels)`` -> one unbounded score per image (N×1)."""
 
     def __init__(self, net: NetworkConfig, num_stages: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -80,7 +102,8 @@ class Discriminator(keras.Model):
     def _from_rgb(self, images, stage: int):
         return leaky_relu(self.from_rgb[stage](images), self.net.leaky_slope)
 
-    def call(self, images, stage: int, alpha=1.0, fading: bool = False):
+    def call(self, images, stage: int, alpha=1.0, fading: bool = False, labels=None):
+        check_labels(self.net, labels)
         x = self._from_rgb(images, stage)
         if stage > 0:
             x = self.blocks[stage - 1](x)
@@ -88,7 +111,7 @@ class Discriminator(keras.Model):
                 x = fade(self._from_rgb(downsample2x(images), stage - 1), x, alpha)
             for block in reversed(self.blocks[: stage - 1]):
                 x = block(x)
-        return self.head(x)
+        return self.head(x, labels)
 
     def stage_variables(self, stage: int, fading: bool) -> list:
         layers = [self.head, *self.blocks[:stage], self.from_rgb[stage]]

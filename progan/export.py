@@ -44,6 +44,7 @@ def network_to_json(net: NetworkConfig) -> dict[str, Any]:
         "channels": list(net.channels),
         "mbstd_group": net.mbstd_group,
         "leaky_slope": net.leaky_slope,
+        "classes": list(net.classes),
     }
 
 
@@ -54,6 +55,8 @@ def network_from_json(data: dict[str, Any]) -> NetworkConfig:
         channels=tuple(int(c) for c in data["channels"]),
         mbstd_group=int(data["mbstd_group"]),
         leaky_slope=float(data["leaky_slope"]),
+        # Exports of unconditional models written before labels existed have no "classes".
+        classes=tuple(str(name) for name in data.get("classes", ())),
     )
 
 
@@ -178,6 +181,8 @@ class Generator:
         self.shapes: list[Shape] = stage_shapes(self.net.base, stages)
         self.resolutions = [format_res(s) for s in self.shapes]
         self.latent_dim = self.net.latent_dim
+        # Class names of a conditional model, in label-index order; empty when unconditional.
+        self.classes: list[str] = list(self.net.classes)
         self._lock = threading.Lock()
         self._render_top = None
         self._tf = tf
@@ -190,32 +195,79 @@ class Generator:
         return self.shapes[self.resolutions.index(res)]
 
     def _top(self):
-        """The one traced function: the top stage's images, clipped to [-1, 1]."""
+        """The one traced function: the top stage's images, clipped to [-1, 1].
+
+        It always takes labels; an unconditional model is called without them.
+        """
         with self._lock:
             if self._render_top is None:
                 tf = self._tf
                 top = self.stages - 1
+                conditional = bool(self.classes)
 
-                @tf.function(input_signature=[tf.TensorSpec([None, self.latent_dim], tf.float32)])
-                def render_top(latents):
-                    images = tf.cast(self.network(latents, stage=top), tf.float32)
-                    return tf.clip_by_value(images, -1.0, 1.0)
+                @tf.function(
+                    input_signature=[
+                        tf.TensorSpec([None, self.latent_dim], tf.float32),
+                        tf.TensorSpec([None], tf.int32),
+                    ]
+                )
+                def render_top(latents, labels):
+                    images = self.network(
+                        latents, stage=top, labels=labels if conditional else None
+                    )
+                    return tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
 
                 self._render_top = render_top
             return self._render_top
 
-    def render(self, latents: np.ndarray, res: str) -> np.ndarray:
-        """N×latent_dim float32 -> N×H×W×3 uint8 at ``res`` (``WIDTHxHEIGHT``)."""
+    def label_indices(self, labels: Any, count: int) -> np.ndarray:
+        """``labels`` (class names or indices, one per latent, or one for all) as indices.
+
+        An unconditional model takes no labels at all, and says so.
+        """
+        if not self.classes:
+            raise ProganError(f"the model in {self.path} is unconditional: it takes no labels")
+        given = [labels] if isinstance(labels, (str, int, np.integer)) else list(labels)
+        if len(given) == 1:
+            given = given * count
+        if len(given) != count:
+            raise ProganError(f"give one label per latent: {len(given)} labels, {count} latents")
+        indices = []
+        for label in given:
+            if isinstance(label, str) and label in self.classes:
+                indices.append(self.classes.index(label))
+            elif isinstance(label, (int, np.integer)) and 0 <= label < len(self.classes):
+                indices.append(int(label))
+            else:
+                raise ProganError(
+                    f"label {label!r} is not a class of this model; choose one of "
+                    f"{', '.join(self.classes)} (or its index 0-{len(self.classes) - 1})"
+                )
+        return np.array(indices, dtype=np.int32)
+
+    def render(self, latents: np.ndarray, res: str, labels: Any = None) -> np.ndarray:
+        """N×latent_dim float32 -> N×H×W×3 uint8 at ``res`` (``WIDTHxHEIGHT``).
+
+        A conditional model needs ``labels``: a class name or index for all, or one per latent.
+        """
         latents = np.asarray(latents, dtype=np.float32)
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise ProganError(f"latents must be N×{self.latent_dim}, got {latents.shape}")
         height, width = self.shape_of(res)
+        if labels is not None:
+            indices = self.label_indices(labels, len(latents))
+        elif self.classes:
+            raise ProganError(
+                f"the model in {self.path} is conditional: give labels ({', '.join(self.classes)})"
+            )
+        else:
+            indices = np.zeros(len(latents), np.int32)
         if len(latents) == 0:
             return np.zeros((0, height, width, 3), np.uint8)
         render_top = self._top()
         images = np.concatenate(
             [
-                render_top(latents[i : i + RENDER_CHUNK]).numpy()
+                render_top(latents[i : i + RENDER_CHUNK], indices[i : i + RENDER_CHUNK]).numpy()
                 for i in range(0, len(latents), RENDER_CHUNK)
             ]
         )

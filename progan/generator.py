@@ -13,8 +13,10 @@ import keras
 from config import NetworkConfig
 from progan.layers import (
     HE_GAIN,
+    ClassEmbedding,
     EqualizedConv2D,
     EqualizedDense,
+    check_labels,
     fade,
     leaky_relu,
     pixel_norm,
@@ -43,6 +45,9 @@ class GeneratorStem(keras.layers.Layer):
 
     The dense layer's gain is sqrt(2)/sqrt(H·W) — the official code's sqrt(2)/4 for a 4×4 base,
     generalised — because it acts like a transposed conv spreading one latent over H·W positions.
+    A conditional model joins a learned class embedding (as long as the latent) to the latent
+    before the pixel norm, where the official code concatenates its one-hot labels; every later
+    layer is the unconditional one.
     """
 
     def __init__(self, net: NetworkConfig, **kwargs) -> None:
@@ -51,8 +56,14 @@ class GeneratorStem(keras.layers.Layer):
         self.slope = net.leaky_slope
         channels = net.channels[0]
         positions = net.base[0] * net.base[1]
+        self.embedding = (
+            ClassEmbedding(net.num_classes, net.latent_dim, name=f"{self.name}_embedding")
+            if net.num_classes
+            else None
+        )
+        inputs = net.latent_dim * (2 if self.embedding else 1)
         self.dense = EqualizedDense(
-            net.latent_dim,
+            inputs,
             positions * channels,
             gain=HE_GAIN / math.sqrt(positions),
             name=f"{self.name}_dense",
@@ -61,7 +72,9 @@ class GeneratorStem(keras.layers.Layer):
         self.channels = channels
         self.built = True
 
-    def call(self, z):
+    def call(self, z, labels=None):
+        if self.embedding is not None:
+            z = keras.ops.concatenate([z, keras.ops.cast(self.embedding(labels), z.dtype)], -1)
         x = self.dense(pixel_norm(z))
         x = keras.ops.reshape(x, (-1, self.base[0], self.base[1], self.channels))
         x = pixel_norm(leaky_relu(x, self.slope))
@@ -69,7 +82,11 @@ class GeneratorStem(keras.layers.Layer):
 
 
 class Generator(keras.Model):
-    """``G(z, stage, alpha, fading)`` -> image of stage ``stage`` in [-1, 1] (linear output)."""
+    """``G(z, stage, alpha, fading, labels)`` -> image of stage ``stage`` in [-1, 1] (linear).
+
+    ``labels`` (N integer class indices) is required by a conditional network and refused by an
+    unconditional one.
+    """
 
     def __init__(self, net: NetworkConfig, num_stages: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -88,8 +105,9 @@ class Generator(keras.Model):
         ]
         self.built = True
 
-    def call(self, z, stage: int, alpha=1.0, fading: bool = False):
-        x = self.stem(z)
+    def call(self, z, stage: int, alpha=1.0, fading: bool = False, labels=None):
+        check_labels(self.net, labels)
+        x = self.stem(z, labels)
         for block in self.blocks[: max(stage - 1, 0)]:
             x = block(x)
         if stage == 0:

@@ -178,12 +178,22 @@ def check_res(g: Any, res: str | None) -> str:
     return name
 
 
+def default_label(g: Any) -> str | None:
+    """The class a conditional model draws when no color is asked for: ``original`` (the data as
+    it was) when it has that class, else its first; None for an unconditional model."""
+    classes = getattr(g, "classes", [])
+    if not classes:
+        return None
+    return "original" if "original" in classes else classes[0]
+
+
 def render_at_t(
     g: Any, seed_a: int, seed_b: int, t: float, res: str | None = None, method: str = "slerp"
 ) -> np.ndarray:
     """One ``H×W×3`` uint8 frame at position ``t`` between two seeds (a slider in the studio)."""
     z = seed_latents([seed_a, seed_b], g.latent_dim)
-    return g.render(interpolate(z[0], z[1], t, method), check_res(g, res))[0]
+    latents = interpolate(z[0], z[1], t, method)
+    return g.render(latents, check_res(g, res), labels=default_label(g))[0]
 
 
 def render_interpolation(
@@ -195,7 +205,8 @@ def render_interpolation(
     """
     check_frames(frames)
     z = seed_latents([seed_a, seed_b], g.latent_dim)
-    return g.render(interpolation_latents(z[0], z[1], frames, method), check_res(g, res))
+    latents = interpolation_latents(z[0], z[1], frames, method)
+    return g.render(latents, check_res(g, res), labels=default_label(g))
 
 
 def render_gif_bytes(

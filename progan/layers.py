@@ -12,6 +12,8 @@ import math
 import keras
 from keras import ops
 
+from config import NetworkConfig
+
 HE_GAIN = math.sqrt(2.0)
 
 
@@ -52,6 +54,36 @@ class EqualizedConv2D(keras.layers.Layer):
     def call(self, x):
         y = ops.conv(x, self.kernel * self.scale, strides=1, padding="same")
         return y + self.bias
+
+
+class ClassEmbedding(keras.layers.Layer):
+    """A learned vector per class, looked up by integer label.
+
+    The table is ~N(0, 1) and scaled at run time like the equalized layers: a lookup is a dense
+    layer on a one-hot vector, whose fan-in is 1, so ``gain`` alone is the scale.
+    """
+
+    def __init__(self, num_classes: int, dim: int, gain: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.scale = gain
+        self.table = self.add_weight(
+            shape=(num_classes, dim),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            name="table",
+        )
+        self.built = True
+
+    def call(self, labels):
+        return ops.take(self.table * self.scale, ops.cast(labels, "int32"), axis=0)
+
+
+def check_labels(net: NetworkConfig, labels) -> None:
+    """Labels go with a conditional network (G or D) and only with one."""
+    if net.num_classes and labels is None:
+        raise ValueError(f"a conditional network ({', '.join(net.classes)}) needs labels")
+    if not net.num_classes and labels is not None:
+        raise ValueError("an unconditional network takes no labels")
 
 
 def pixel_norm(x, epsilon: float = 1e-8):

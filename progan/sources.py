@@ -7,9 +7,11 @@ is rebuilt exactly when the images change. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -21,10 +23,17 @@ from progan.errors import ProganError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+LABELS_CSV = "labels.csv"
+# Columns of labels.csv that may hold the class, in order of preference (the recolored laundry
+# set writes ``file,color,source``).
+LABEL_COLUMNS = ("label", "class", "color")
 
 
 class ImageSource(Protocol):
     name: str
+    # Files that could not be read during the last ``images()`` pass, appended before the
+    # next image is yielded.
+    skipped: list[Path]
 
     def __len__(self) -> int: ...
 
@@ -108,3 +117,72 @@ class ArraySource:
 
     def images(self) -> Iterator[np.ndarray]:
         yield from self.array
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Class names (sorted, so the index of a name never depends on file order) and one class
+    index per image of the source, in the source's order."""
+
+    classes: tuple[str, ...]
+    indices: np.ndarray
+
+
+def source_labels(source: ImageSource) -> Labels:
+    """The class of every image of a folder: from ``labels.csv`` at its root when there is one,
+    else from the subfolder each image lies in (``DATA/red/1.png`` is ``red``)."""
+    if not isinstance(source, FolderSource):
+        raise ProganError(
+            f"{source.name} has no class labels; --labels needs an image folder with "
+            f"{LABELS_CSV} or one subfolder per class"
+        )
+    root = source.root
+    relative = [path.relative_to(root).as_posix() for path in source.files]
+    if (root / LABELS_CSV).is_file():
+        names = _labels_from_csv(root / LABELS_CSV, relative)
+    else:
+        loose = [name for name in relative if "/" not in name]
+        if loose:
+            raise ProganError(
+                f"{root} has no {LABELS_CSV} and {len(loose)} images lie outside class "
+                f"subfolders (e.g. {loose[0]}); put each image in a folder named after its class "
+                f"or add {LABELS_CSV} with file,label rows"
+            )
+        names = [name.split("/", 1)[0] for name in relative]
+    classes = tuple(sorted(set(names)))
+    if len(classes) < 2:
+        raise ProganError(
+            f"{root} has one class ({classes[0]}); --labels needs at least two classes"
+        )
+    index = {name: i for i, name in enumerate(classes)}
+    return Labels(classes, np.array([index[name] for name in names], dtype=np.int32))
+
+
+def _labels_from_csv(path: Path, files: list[str]) -> list[str]:
+    """The label of each of ``files`` (paths relative to the CSV's folder) from ``path``."""
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields = reader.fieldnames or []
+            column = next((c for c in LABEL_COLUMNS if c in fields), None)
+            if "file" not in fields or column is None:
+                raise ProganError(
+                    f"{path} needs a header with 'file' and one of {', '.join(LABEL_COLUMNS)}; "
+                    f"it has {', '.join(fields) or 'none'}"
+                )
+            rows = {row["file"]: (row[column] or "").strip() for row in reader}
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ProganError(f"cannot read {path}: {err}") from err
+    missing = sorted(set(rows) - set(files))
+    if missing:
+        raise ProganError(
+            f"{path} names {len(missing)} files that are not images in {path.parent} "
+            f"(e.g. {missing[0]}); fix the file column or restore the images"
+        )
+    unlabeled = [name for name in files if not rows.get(name)]
+    if unlabeled:
+        raise ProganError(
+            f"{len(unlabeled)} images in {path.parent} have no label in {path} "
+            f"(e.g. {unlabeled[0]}); give every image a row with its class"
+        )
+    return [rows[name] for name in files]

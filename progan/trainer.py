@@ -35,6 +35,7 @@ from progan.losses import critic_loss, generator_loss, gradient_norms
 from progan.metrics import evaluate, sample_reals
 from progan.progress import progress_bar
 from progan.resolution import Shape, format_res, stage_index, stage_shapes
+from progan.sources import source_labels
 
 log = logging.getLogger(__name__)
 
@@ -141,18 +142,19 @@ class Trainer:
         own = self.run_dir if self.is_chief else self.run_dir / "workers" / str(worker)
         self.ckpt_dir = own / "checkpoints"
         self._check_run_folder()
-        self.net = cfg.network
-        self.num_stages = stage_index(self.net.base, cfg.max_res) + 1
-        if self.num_stages > self.net.max_stages:
+        self.num_stages = stage_index(cfg.network.base, cfg.max_res) + 1
+        if self.num_stages > cfg.network.max_stages:
             raise ProganError(
                 f"{format_res(cfg.max_res)} needs {self.num_stages} stages; the channel table has "
-                f"{self.net.max_stages}"
+                f"{cfg.network.max_stages}"
             )
-        self.shapes: list[Shape] = stage_shapes(self.net.base, self.num_stages)
+        self.shapes: list[Shape] = stage_shapes(cfg.network.base, self.num_stages)
         data_root = Path(cfg.data_root)
         self.source = open_source(cfg.data, data_root)
         self.cache = build_cache(self.source, self.shapes, data_root / "cache")
         self._check_data()
+        self.labels = self._class_labels() if cfg.labels else None
+        self.net = self.cfg.network
         self.phases = plan_phases(self.num_stages, self._phase_images())
         self._build_models()
         self.stop_signal: int | None = None
@@ -184,6 +186,42 @@ class Trainer:
             )
         if self.cache.skipped:
             log.warning("%s: %d unreadable files skipped", self.source.name, self.cache.skipped)
+
+    def _class_labels(self) -> np.ndarray:
+        """The class index of every cached image; the class names go into the network config.
+
+        A resumed run must see the classes it was started with: a label index means nothing
+        once the list of names changes.
+        """
+        found = source_labels(self.source)
+        saved = self.cfg.network.classes
+        if saved and saved != found.classes:
+            raise ProganError(
+                f"{self.source.name} now has the classes {', '.join(found.classes)}; the run was "
+                f"trained on {', '.join(saved)} (restore its labels or start a new run)"
+            )
+        labels = found.indices[self.cache.kept]
+        counts = np.bincount(labels, minlength=len(found.classes))
+        empty = [name for name, n in zip(found.classes, counts, strict=True) if n == 0]
+        if empty:
+            raise ProganError(
+                f"class {', '.join(empty)} of {self.source.name} has no readable image; "
+                "add images of it or drop it from the labels"
+            )
+        log.info(
+            "class-balanced batches over %s",
+            ", ".join(f"{name} ({n})" for name, n in zip(found.classes, counts, strict=True)),
+        )
+        network = dataclasses.replace(self.cfg.network, classes=found.classes)
+        self.cfg = dataclasses.replace(self.cfg, network=network)
+        return labels
+
+    def _labels_for(self, count: int) -> np.ndarray | None:
+        """Labels for ``count`` generated images: every class in turn (None when unconditional),
+        so grids and phase-end evaluations show the classes evenly, as training draws them."""
+        if self.labels is None:
+            return None
+        return np.arange(count, dtype=np.int32) % self.net.num_classes
 
     def _phase_images(self) -> int:
         schedule = self.cfg.schedule
@@ -270,6 +308,8 @@ class Trainer:
             latent_dim=self.net.latent_dim,
             seed=cfg.seed,
             flip=cfg.flip,
+            labels=self.labels,
+            num_classes=self.net.num_classes,
         )
         return self.strategy.distribute_datasets_from_function(
             lambda context: step_dataset(spec, start, steps, context)
@@ -294,28 +334,34 @@ class Trainer:
             return loss
 
         def replica_step(batch, alpha):
-            def critic(images):
-                return D(images, stage=stage, alpha=alpha, fading=fading)
+            # A conditional run's labels (None otherwise): fakes and the penalty's mixed images
+            # are judged under the labels of the reals they are paired with.
+            labels = batch.get("labels")
 
-            def generate(z):  # float32 images whatever the compute dtype
-                return tf.cast(G(z, stage=stage, alpha=alpha, fading=fading), tf.float32)
+            def critic(images, y):
+                return D(images, stage=stage, alpha=alpha, fading=fading, labels=y)
+
+            def generate(z, y):  # float32 images whatever the compute dtype
+                return tf.cast(G(z, stage=stage, alpha=alpha, fading=fading, labels=y), tf.float32)
 
             reals_all = tf.cast(batch["reals"], tf.float32) / 127.5 - 1.0
             for i in range(self.cfg.schedule.n_critic):
+                y = None if labels is None else labels[:, i]
                 reals = reals_all[:, i]
                 if fading:  # the reals fade in exactly like G's output
                     reals = fade(upsample2x(downsample2x(reals)), reals, alpha)
-                fakes = generate(batch["z_critic"][:, i])
+                fakes = generate(batch["z_critic"][:, i], y)
                 mix = batch["gp_mix"][:, i, None, None, None]
                 with tf.GradientTape() as tape:
-                    norms = gradient_norms(critic, reals, fakes, mix)
-                    terms = critic_loss(critic(reals), critic(fakes), norms, loss_cfg)
+                    norms = gradient_norms(lambda x, y=y: critic(x, y), reals, fakes, mix)
+                    terms = critic_loss(critic(reals, y), critic(fakes, y), norms, loss_cfg)
                     d_loss = mean(terms["loss"])
                     d_objective = scaled(d_opt, d_loss)
                 grads = tape.gradient(d_objective, d_vars)
                 d_opt.apply_gradients(list(zip(grads, d_vars, strict=True)))
+            y_gen = batch.get("labels_gen")
             with tf.GradientTape() as tape:
-                g_loss = mean(generator_loss(critic(generate(batch["z_gen"]))))
+                g_loss = mean(generator_loss(critic(generate(batch["z_gen"], y_gen), y_gen)))
                 g_objective = scaled(g_opt, g_loss)
             grads = tape.gradient(g_objective, g_vars)
             g_opt.apply_gradients(list(zip(grads, g_vars, strict=True)))
@@ -509,16 +555,35 @@ class Trainer:
         )
         n = len(reals) // 2
         z = seed_latents(list(range(n)), self.net.latent_dim)
+        labels = self._labels_for(n)
         fakes = np.concatenate(
-            [to_uint8(self.G_ema(z[i : i + 64], stage=stage)) for i in range(0, n, 64)]
+            [
+                to_uint8(
+                    self.G_ema(
+                        z[i : i + 64],
+                        stage=stage,
+                        labels=None if labels is None else labels[i : i + 64],
+                    )
+                )
+                for i in range(0, n, 64)
+            ]
         )
         return evaluate(fakes, reals, seed=self.cfg.seed)
 
     def sample_grid(self, stage: int) -> np.ndarray:
-        """The EMA generator on fixed seeds 0.., enlarged to at least 96 px high, tiled."""
+        """The EMA generator on fixed seeds 0.., enlarged to at least 96 px high, tiled.
+
+        A conditional model shows one row per class, the same seeds in every row.
+        """
         rows, cols = self.cfg.grid_size
-        z = seed_latents(list(range(rows * cols)), self.net.latent_dim)
-        images = to_uint8(self.G_ema(z, stage=stage))
+        if self.labels is None:
+            z, labels = seed_latents(list(range(rows * cols)), self.net.latent_dim), None
+        else:
+            z = np.tile(
+                seed_latents(list(range(cols)), self.net.latent_dim), (self.net.num_classes, 1)
+            )
+            labels = np.repeat(np.arange(self.net.num_classes, dtype=np.int32), cols)
+        images = to_uint8(self.G_ema(z, stage=stage, labels=labels))
         scale = max(1, 96 // images.shape[1])
         return image_grid(images.repeat(scale, axis=1).repeat(scale, axis=2), columns=cols)
 

@@ -44,3 +44,23 @@ def write_image_folder(folder: Path, count: int, size: tuple[int, int] = (64, 40
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory) -> Path:
     return write_image_folder(tmp_path_factory.mktemp("images"), 30)
+
+
+@pytest.fixture(scope="session")
+def labeled_folder(tmp_path_factory) -> Path:
+    """Three classes in subfolders (red, green, blue blobs on grey), 8 images each; one unreadable
+    file in ``red`` shifts the cache's positions against the source's."""
+    root = tmp_path_factory.mktemp("labeled")
+    rng = np.random.default_rng(2)
+    for k, name in enumerate(("blue", "green", "red")):
+        folder = root / name
+        folder.mkdir()
+        color = np.zeros(3, np.uint8)
+        color[2 - k] = 230
+        for i in range(8):
+            image = np.full((24, 40, 3), 90, np.uint8)
+            top, left = rng.integers(0, 12), rng.integers(0, 20)
+            image[top : top + 12, left : left + 20] = color
+            Image.fromarray(image).save(folder / f"{i:02d}.png")
+    (root / "blue" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    return root

@@ -30,6 +30,7 @@ class LinearColorGenerator:
         self.resolutions = ["5x3", "10x6", "20x12", "40x24"]
         self.latent_dim = latent_dim
         self.metadata: dict[str, Any] = {"dataset": "stub"}
+        self.classes: list[str] = []
         file = self.path / PROTOTYPES_JSON
         self.prototypes = json.loads(file.read_text()) if file.is_file() else None
         self.rendered = 0
@@ -42,7 +43,9 @@ class LinearColorGenerator:
     def item_colors(self, latents: np.ndarray) -> np.ndarray:
         return np.clip(np.round(128 + GAIN * latents[:, :3]), 0, 255).astype(np.uint8)
 
-    def render(self, latents: np.ndarray, res: str) -> np.ndarray:
+    def render(self, latents: np.ndarray, res: str, labels: Any = None) -> np.ndarray:
+        if labels is not None:
+            raise ProganError("the stub is unconditional: it takes no labels")
         latents = np.asarray(latents, dtype=np.float32)
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise ProganError(f"latents must be N×{self.latent_dim}, got {latents.shape}")

@@ -15,7 +15,7 @@ from progan.data import (
     step_dataset,
 )
 from progan.errors import ProganError
-from progan.sources import FolderSource
+from progan.sources import FolderSource, source_labels
 
 
 def test_laundry_photo_is_padded_with_24_black_rows_above_and_below():
@@ -146,3 +146,125 @@ def test_replica_slices_add_up_to_the_global_batch():
     np.testing.assert_array_equal(np.concatenate(split[2:]), whole[1])
     worker1 = [e["z_gen"].numpy() for e in step_dataset(spec, 8, 1, _Context(2, 2, 1))]
     np.testing.assert_array_equal(worker1[0], global_batch(spec, 8)["z_gen"][2:])
+
+
+# Class labels ------------------------------------------------------------------------------------
+
+
+def _write_classes(root, counts: dict[str, int], size=(10, 6)):
+    """One subfolder per class; every image of class k is filled with the value 40·(k+1)."""
+    for k, (name, count) in enumerate(sorted(counts.items())):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = np.full((size[1], size[0], 3), 40 * (k + 1), np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i:02d}.png")
+    return root
+
+
+def test_labels_come_from_class_subfolders(tmp_path):
+    root = _write_classes(tmp_path / "data", {"white": 3, "red": 2})
+    labels = source_labels(FolderSource(root))
+    assert labels.classes == ("red", "white")
+    assert labels.indices.tolist() == [0, 0, 1, 1, 1]
+
+
+def test_labels_csv_wins_over_folders_and_is_checked(tmp_path):
+    root = _write_classes(tmp_path / "data", {"a": 2, "b": 2})
+    csv = root / "labels.csv"
+    csv.write_text("file,color\na/00.png,blue\na/01.png,red\nb/00.png,red\nb/01.png,blue\n")
+    labels = source_labels(FolderSource(root))
+    assert labels.classes == ("blue", "red") and labels.indices.tolist() == [0, 1, 1, 0]
+    csv.write_text(
+        "file,color\na/00.png,blue\na/01.png,red\nb/00.png,red\nb/01.png,blue\nc.png,red\n"
+    )
+    with pytest.raises(ProganError, match="names 1 files that are not images.*c.png"):
+        source_labels(FolderSource(root))
+    csv.write_text("file,color\na/00.png,blue\na/01.png,red\nb/00.png,red\n")
+    with pytest.raises(ProganError, match="1 images .* have no label .*b/01.png"):
+        source_labels(FolderSource(root))
+    csv.write_text("name,kind\na/00.png,blue\n")
+    with pytest.raises(ProganError, match="needs a header with 'file'"):
+        source_labels(FolderSource(root))
+
+
+def test_a_folder_without_labels_or_with_one_class_is_a_clear_error(tmp_path, image_folder):
+    with pytest.raises(ProganError, match="no labels.csv and 32 images lie outside class"):
+        source_labels(FolderSource(image_folder))
+    root = _write_classes(tmp_path / "one", {"red": 2})
+    with pytest.raises(ProganError, match="one class \\(red\\)"):
+        source_labels(FolderSource(root))
+    from progan.sources import ArraySource
+
+    array = ArraySource("cifar10:cat", np.zeros((2, 4, 4, 3), np.uint8))
+    with pytest.raises(ProganError, match="cifar10:cat has no class labels"):
+        source_labels(array)
+
+
+def test_cache_records_which_source_images_it_kept(tmp_path):
+    root = _write_classes(tmp_path / "data", {"a": 2, "b": 2})
+    (root / "a" / "00.png").write_bytes(b"not a png")  # position 0 is unreadable
+    cache = build_cache(FolderSource(root), [(3, 5), (6, 10)], tmp_path / "cache")
+    assert cache.kept.tolist() == [1, 2, 3]
+    labels = source_labels(FolderSource(root)).indices[cache.kept]
+    assert labels.tolist() == [0, 1, 1]
+    # image i of the cache is the one its label says: class k was filled with 40·(k+1)
+    assert cache.arrays[(6, 10)][:, 3, 5, 0].tolist() == [40, 80, 80]
+    reopened = build_cache(FolderSource(root), [(3, 5)], tmp_path / "cache")
+    assert reopened.kept.tolist() == [1, 2, 3]
+
+
+def _labeled_spec(counts=(2, 6, 12), batch_size=6, n_critic=1):
+    """Image i is filled with the value i, so a drawn image says which one it is."""
+    labels = np.concatenate([np.full(n, k, np.int32) for k, n in enumerate(counts)])
+    images = np.broadcast_to(
+        np.arange(len(labels), dtype=np.uint8)[:, None, None, None], (len(labels), 2, 2, 3)
+    )
+    return BatchSpec(
+        images=images,
+        batch_size=batch_size,
+        n_critic=n_critic,
+        latent_dim=4,
+        seed=3,
+        flip=False,
+        labels=labels,
+        num_classes=len(counts),
+    )
+
+
+def test_conditional_batches_are_class_balanced_and_labels_match_the_images():
+    spec = _labeled_spec()
+    for position in range(0, 60, 6):
+        batch = global_batch(spec, position)
+        assert np.bincount(batch["labels"][:, 0], minlength=3).tolist() == [2, 2, 2]
+        # the image drawn is of the class it is labelled with
+        assert (spec.labels[batch["reals"][:, 0, 0, 0, 0]] == batch["labels"][:, 0]).all()
+        np.testing.assert_array_equal(batch["labels_gen"], batch["labels"][:, 0])
+    again = global_batch(spec, 18)
+    np.testing.assert_array_equal(again["labels"], global_batch(spec, 18)["labels"])
+
+
+def test_each_class_is_a_full_shuffle_of_its_own_images():
+    """The rare class (2 images) is shown as often as the common one, each image once per epoch."""
+    spec = _labeled_spec()
+    draws = [global_batch(spec, p) for p in range(0, 72, 6)]
+    shown = np.concatenate([b["reals"][:, 0, 0, 0, 0] for b in draws])
+    labels = np.concatenate([b["labels"][:, 0] for b in draws])
+    assert np.bincount(labels).tolist() == [24, 24, 24]
+    for k, members in enumerate([range(0, 2), range(2, 8), range(8, 20)]):
+        of_class = shown[labels == k]
+        for epoch in range(0, 24, len(members)):  # every image once per epoch of its class
+            assert sorted(of_class[epoch : epoch + len(members)]) == list(members)
+    largest = shown[labels == 2]  # a new shuffle every epoch (12 images: no chance repeat)
+    assert largest[:12].tolist() != largest[12:24].tolist()
+    assert draws[0]["reals"].dtype == np.uint8 and draws[0]["labels"].dtype == np.int32
+
+
+def test_conditional_dataset_slices_labels_like_the_images():
+    spec = _labeled_spec(batch_size=6, n_critic=2)
+    whole = list(step_dataset(spec, 12, 1))[0]
+    assert whole["labels"].shape == (6, 2) and whole["labels_gen"].shape == (6,)
+    split = list(step_dataset(spec, 12, 1, _Context(2, 1, 0)))
+    np.testing.assert_array_equal(
+        np.concatenate([e["labels"].numpy() for e in split]), whole["labels"].numpy()
+    )
+    np.testing.assert_array_equal(whole["labels"].numpy(), global_batch(spec, 12)["labels"])

@@ -29,21 +29,30 @@ def test_paper_preset_channels_halve_after_32px():
     assert PRESETS["paper"].network.latent_dim == 512
 
 
-@pytest.fixture(scope="module")
-def nets():
-    net = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 12, 8))
+COLOR_CLASSES = ("blue", "green", "red")
+
+
+@pytest.fixture(scope="module", params=[(), COLOR_CLASSES], ids=["unconditional", "conditional"])
+def nets(request):
+    net = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 12, 8), classes=request.param)
     return Generator(net, 4), Discriminator(net, 4)
+
+
+def labels_of(net: NetworkConfig, count: int):
+    """Every class in turn for a conditional network, None for an unconditional one."""
+    return np.arange(count, dtype=np.int32) % net.num_classes if net.num_classes else None
 
 
 @pytest.mark.parametrize("stage", [1, 2, 3])
 def test_generator_fade_in_starts_at_upsampled_previous_stage(nets, stage):
     G, _ = nets
     z = np.random.default_rng(stage).standard_normal((4, 16)).astype(np.float32)
-    previous = G(z, stage=stage - 1).numpy()
-    start = G(z, stage=stage, alpha=0.0, fading=True).numpy()
+    y = labels_of(G.net, 4)
+    previous = G(z, stage=stage - 1, labels=y).numpy()
+    start = G(z, stage=stage, alpha=0.0, fading=True, labels=y).numpy()
     np.testing.assert_allclose(start, upsample2x(previous).numpy(), rtol=1e-5, atol=1e-6)
-    end = G(z, stage=stage, alpha=1.0, fading=True).numpy()
-    np.testing.assert_allclose(end, G(z, stage=stage).numpy(), rtol=1e-5, atol=1e-6)
+    end = G(z, stage=stage, alpha=1.0, fading=True, labels=y).numpy()
+    np.testing.assert_allclose(end, G(z, stage=stage, labels=y).numpy(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(start, end, atol=1e-3)
 
 
@@ -52,17 +61,63 @@ def test_discriminator_fade_in_starts_at_previous_score_on_downsampled_image(net
     _, D = nets
     h, w = 3 << stage, 5 << stage
     x = np.random.default_rng(stage).standard_normal((4, h, w, 3)).astype(np.float32)
-    start = D(x, stage=stage, alpha=0.0, fading=True).numpy()
-    previous = D(downsample2x(x), stage=stage - 1).numpy()
+    y = labels_of(D.net, 4)
+    start = D(x, stage=stage, alpha=0.0, fading=True, labels=y).numpy()
+    previous = D(downsample2x(x), stage=stage - 1, labels=y).numpy()
     np.testing.assert_allclose(start, previous, rtol=1e-5, atol=1e-5)
-    end = D(x, stage=stage, alpha=1.0, fading=True).numpy()
-    np.testing.assert_allclose(end, D(x, stage=stage).numpy(), rtol=1e-5, atol=1e-5)
+    end = D(x, stage=stage, alpha=1.0, fading=True, labels=y).numpy()
+    np.testing.assert_allclose(end, D(x, stage=stage, labels=y).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_one_latent_in_two_classes_gives_two_images_and_one_class_gives_the_same_twice():
+    net = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16), classes=COLOR_CLASSES)
+    G = Generator(net, 2)
+    z = np.repeat(np.random.default_rng(3).standard_normal((1, 16)).astype(np.float32), 2, 0)
+    two = G(z, stage=1, labels=np.array([0, 2])).numpy()
+    assert np.abs(two[0] - two[1]).mean() > 1e-2
+    same = G(z, stage=1, labels=np.array([1, 1])).numpy()
+    np.testing.assert_allclose(same[0], same[1], atol=1e-5)
+    alone = G(z[:1], stage=1, labels=np.array([2])).numpy()[0]
+    np.testing.assert_allclose(alone, two[1], atol=1e-5)
+
+
+def test_projection_term_equals_its_formula_on_a_known_batch():
+    """D(x, y) = ψ(φ(x)) + ⟨embed(y), φ(x)⟩, with φ the head's dense features."""
+    import tensorflow as tf
+
+    from progan.layers import leaky_relu, minibatch_stddev
+
+    net = NetworkConfig(base=(3, 5), latent_dim=8, channels=(8, 8), classes=COLOR_CLASSES)
+    D = Discriminator(net, 2)
+    x = np.random.default_rng(4).standard_normal((4, 6, 10, 3)).astype(np.float32)
+    y = np.array([2, 0, 1, 2], np.int32)
+    head = D.head
+    h = D.blocks[0](leaky_relu(D.from_rgb[1](x)))
+    h = leaky_relu(head.conv(minibatch_stddev(h, 4)))
+    phi = leaky_relu(head.dense(tf.reshape(h, (4, -1)))).numpy()
+    psi = phi @ (head.score.kernel.numpy() * head.score.scale) + head.score.bias.numpy()
+    table = head.projection.table.numpy() / np.sqrt(8)
+    expected = psi[:, 0] + np.sum(table[y] * phi, axis=1)
+    np.testing.assert_allclose(D(x, stage=1, labels=y).numpy()[:, 0], expected, rtol=1e-5)
+    other = D(x, stage=1, labels=(y + 1) % 3).numpy()[:, 0]
+    assert not np.allclose(other, expected, atol=1e-4)
+
+
+def test_labels_go_with_conditional_networks_only():
+    plain = NetworkConfig(base=(3, 5), latent_dim=8, channels=(8,))
+    conditional = NetworkConfig(base=(3, 5), latent_dim=8, channels=(8,), classes=COLOR_CLASSES)
+    z = np.zeros((2, 8), np.float32)
+    with pytest.raises(ValueError, match="takes no labels"):
+        Generator(plain, 1)(z, stage=0, labels=np.array([0, 1]))
+    with pytest.raises(ValueError, match="needs labels"):
+        Discriminator(conditional, 1)(np.zeros((2, 3, 5, 3), np.float32), stage=0)
 
 
 def test_fade_is_linear_in_alpha(nets):
     G, _ = nets
     z = np.random.default_rng(9).standard_normal((2, 16)).astype(np.float32)
-    a, b, mid = (G(z, stage=2, alpha=t, fading=True).numpy() for t in (0.0, 1.0, 0.25))
+    y = labels_of(G.net, 2)
+    a, b, mid = (G(z, stage=2, alpha=t, fading=True, labels=y).numpy() for t in (0.0, 1.0, 0.25))
     np.testing.assert_allclose(mid, 0.75 * a + 0.25 * b, rtol=1e-4, atol=1e-5)
 
 
@@ -71,15 +126,16 @@ def test_stage_variables_cover_exactly_the_layers_used(nets):
     import tensorflow as tf
 
     z = tf.constant(np.ones((4, 16), np.float32))
+    y = labels_of(G.net, 4)
     for stage, fading in [(0, False), (2, True), (3, False)]:
         with tf.GradientTape() as tape:
-            out = G(z, stage=stage, alpha=0.5, fading=fading)
+            out = G(z, stage=stage, alpha=0.5, fading=fading, labels=y)
         grads = tape.gradient(out, G.trainable_variables)
         used = {v.path for v, g in zip(G.trainable_variables, grads, strict=True) if g is not None}
         assert used == {v.path for v in G.stage_variables(stage, fading)}
         x = tf.constant(np.ones((4, 3 << stage, 5 << stage, 3), np.float32))
         with tf.GradientTape() as tape:
-            score = D(x, stage=stage, alpha=0.5, fading=fading)
+            score = D(x, stage=stage, alpha=0.5, fading=fading, labels=y)
         grads = tape.gradient(score, D.trainable_variables)
         used = {v.path for v, g in zip(D.trainable_variables, grads, strict=True) if g is not None}
         assert used == {v.path for v in D.stage_variables(stage, fading)}

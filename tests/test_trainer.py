@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import progan
 import train
@@ -125,6 +127,82 @@ def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
     assert saved["max_res"] == [12, 20] and saved["schedule"]["batch_sizes"][:3] == [8, 8, 8]
 
 
+class StopInFade(StopMidFade):
+    """As StopMidFade, after 16 images of the first fade-in (batch 8 of 24 labeled images)."""
+
+    def _log_scalars(self, phase, values, rate):
+        Trainer._log_scalars(self, phase, values, rate)
+        if phase.fading and int(self.phase_shown.numpy()) >= 16:
+            self.stop_signal = 2
+
+
+def test_conditional_run_resumes_exactly_and_exports_its_classes(labeled_folder, tmp_path):
+    def config(name, **changes):
+        return tiny_config(tmp_path / name, labeled_folder, labels=True, **changes)
+
+    straight = Trainer(config("a"))
+    assert straight.net.classes == ("blue", "green", "red")
+    # the unreadable file sits among the blue images: every cached image keeps its own label
+    np.testing.assert_array_equal(straight.labels, [0] * 8 + [1] * 8 + [2] * 8)
+    straight.train()
+    stopped = StopInFade(config("b"))
+    with pytest.raises(KeyboardInterrupt):
+        stopped.train()
+    resumed = Trainer(config("b", resume=True))
+    assert float(resumed.alpha.numpy()) == pytest.approx(16 / 48)
+    resumed.train()
+    for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    for a, b in zip(straight.D.weights, resumed.D.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["network"]["classes"] == [
+        "blue",
+        "green",
+        "red",
+    ]
+
+    g = progan.load_generator(tmp_path / "a")
+    assert g.classes == ["blue", "green", "red"]
+    z = progan.seed_latents([5, 5], g.latent_dim)
+    by_name = g.render(z, "10x6", labels=["red", "blue"])
+    np.testing.assert_array_equal(by_name, g.render(z, "10x6", labels=[2, 0]))
+    assert not np.array_equal(by_name[0], by_name[1])
+    with pytest.raises(ProganError, match="is conditional: give labels"):
+        g.render(z, "10x6")
+    with pytest.raises(ProganError, match="'purple' is not a class of this model"):
+        g.render(z, "10x6", labels="purple")
+    # the sample grid has one row per class, the same seeds in every row
+    grid = np.asarray(Image.open(sorted((tmp_path / "a" / "samples").glob("*.png"))[-1]))
+    assert grid.shape[:2] == (3 * 96 + 2 * 2, 2 * 160 + 2)  # 10x6 enlarged 16×, 2 px gaps
+
+
+def test_a_checkpoint_from_before_labels_resumes_and_grows(image_folder, tmp_path):
+    """tests/fixtures/run_before_labels was written by the trainer as it was before class
+    labels existed (commit f39f462): its config lacks the new fields and its checkpoint the
+    embeddings, and both still load, with every weight restored."""
+    run = tmp_path / "old"
+    shutil.copytree(REPO / "tests" / "fixtures" / "run_before_labels", run)
+    saved = train.load_config(run / "config.json")
+    assert saved.network.classes == () and saved.labels is False
+    cfg = dataclasses.replace(
+        saved,
+        out=str(run),
+        data=str(image_folder),
+        data_root=str(tmp_path / "data"),
+        resume=True,
+        max_res=(12, 20),
+        eval_images=0,
+    )
+    trainer = Trainer(cfg)
+    assert int(trainer.images_shown.numpy()) == 144
+    with np.load(run / "export" / "generator.npz") as exported:
+        for variable in trainer.G_ema.weights:
+            if variable.path in exported:
+                np.testing.assert_array_equal(variable.numpy(), exported[variable.path])
+    trainer.train()
+    assert progan.load_generator(run).resolutions == ["5x3", "10x6", "20x12"]
+
+
 def test_export_holds_the_ema_weights(image_folder, tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
     folder = trainer.train()
@@ -180,6 +258,10 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
         (["--max-res", "81x48x"], "WIDTHxHEIGHT"),
         (["--out", str(tmp_path / "nothing"), "--resume"], "nothing to resume"),
         (["--bogus"], "unrecognized arguments"),
+        (
+            ["--data", str(empty.parent), "--out", str(tmp_path / "r2"), "--labels"],
+            "outside class subfolders",
+        ),
     ]:
         proc = subprocess.run(
             [sys.executable, "train.py", *args],
