@@ -196,7 +196,30 @@ class PrototypeConfig:
     success_seed_start: int = 2**31
 
 
+@dataclass(frozen=True)
+class ColorEvaluationConfig:
+    """What ``python -m progan evaluate`` measures of a model's colors, on both kinds of model.
+
+    Every seed is rendered in each color: *accuracy* is the share the classifier names that
+    color; an image is *multi-colored* when the two largest color classes of its laundry pixels
+    each hold at least ``multicolor_min_share`` of them (a red item with a white half counts,
+    a red item with thin white stripes does not); *shape SSIM* is the SSIM of the luminance of
+    one seed in two colors (original included), averaged over all pairs and seeds.
+    """
+
+    seeds: int = 500
+    # The same seeds as the color-shift success rate (PrototypeConfig.success_seed_start).
+    seed_start: int = 2**31
+    multicolor_min_share: float = 0.2
+
+
+# How an unconditional model is moved to a color: the prototype difference, or InterFaceGAN's
+# step along a fitted boundary's normal (``progan.colors``). A conditional model needs neither.
+SHIFT_METHODS: tuple[str, ...] = ("prototype", "boundary")
+SHIFT_METHOD = "prototype"
+
 COLOR_CLASSIFIER = ColorClassifierConfig()
+COLOR_EVALUATION = ColorEvaluationConfig()
 LATENT_LIMITS = LatentLimits()
 PROTOTYPES = PrototypeConfig()
 

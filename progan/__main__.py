@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from config import COLORS, LATENT_LIMITS, PROTOTYPES
+import numpy as np
+
+from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_METHOD, SHIFT_METHODS
 from progan import colors, latent
 from progan.cli import Parser, run
 from progan.errors import ProganError
@@ -76,6 +78,17 @@ def add_model_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_method_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--method",
+        choices=SHIFT_METHODS,
+        default=SHIFT_METHOD,
+        help="how an unconditional model is shifted to a color: the prototype difference or "
+        "a step along the color's fitted boundary (default: %(default)s); a conditional model "
+        "draws the color as its class label either way",
+    )
+
+
 def add_res_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--res", metavar="WxH", help="resolution, e.g. 80x48 (default: the model's largest)"
@@ -102,8 +115,10 @@ def add_generate(commands: Any) -> None:
         "--color",
         default="original",
         choices=COLORS,
-        help="shift to this color (default: original, no shift)",
+        help="draw in this color: the class label of a conditional model, the color shift of "
+        "an unconditional one (default: original)",
     )
+    add_method_flag(parser)
     parser.add_argument(
         "--separate",
         action="store_true",
@@ -121,7 +136,7 @@ def generate(args: argparse.Namespace) -> int:
     default = f"seed{seeds[0]}.png" if len(seeds) == 1 else "seeds.png"
     out = output_path(args.output, default, ".png")
     g = load_model(args.model)
-    images = colors.render_seeds(g, seeds, args.res, args.color)
+    images = colors.render_seeds(g, seeds, args.res, args.color, args.method)
     if len(seeds) == 1:
         write_file(out, latent.encode_png(images[0]))
     elif args.separate:
@@ -237,12 +252,13 @@ def prototypes(args: argparse.Namespace) -> int:
     print(f"sampled seeds {seeds.start}-{seeds.stop - 1}: {sampled}", flush=True)
     found = colors.with_success(g, found, args.success_seeds)
     path = colors.save_prototypes(g, found)
-    print(f"color shift success over {len(found.success_seeds)} seeds:")
+    print(f"color shift success over {len(found.success_seeds)} seeds (prototype, boundary):")
     for color in colors.CLASSES:
         short = "" if found.counts[color] >= found.n else f" (fewer than --n {found.n})"
+        rates = found.success_rates[color], found.boundary_success_rates[color]
         print(
-            f"  {color:<6} {found.success_rates[color]:6.1%}  "
-            f"prototype of {found.counts[color]} latents{short}"
+            f"  {color:<6} {rates[0]:6.1%} {rates[1]:6.1%}"
+            f"  prototype of {found.counts[color]} latents{short}"
         )
     print(f"wrote {path}")
     return 0
@@ -271,6 +287,7 @@ def add_evaluate(commands: Any) -> None:
         help="generated images (and twice as many reals) (default: %(default)s)",
     )
     add_res_flag(parser)
+    add_method_flag(parser)
     parser.add_argument("--data-root", help="where named data sets and caches live (default data/)")
     parser.add_argument("--json", metavar="OUT.json", help="also write the numbers as JSON")
     parser.set_defaults(handler=evaluate)
@@ -289,23 +306,52 @@ def evaluate(args: argparse.Namespace) -> int:
     cache = build_cache(source, [parse_res(r) for r in g.resolutions], data_root / "cache")
     reals = metrics.sample_reals(cache.arrays[parse_res(res)], 2 * args.n)
     n = len(reals) // 2
-    fakes = g.render(latent.seed_latents(list(range(n)), g.latent_dim), res)
+    latents = latent.seed_latents(list(range(n)), g.latent_dim)
+    # A conditional model draws its classes in turn, as it was trained (balanced).
+    labels = np.arange(n) % len(g.classes) if g.classes else None
+    fakes = g.render(latents, res, labels=labels)
     result = metrics.evaluate(fakes, reals)
     print(
         f"{g.path} at {res}: {n} generated images (seeds 0-{n - 1}) against {2 * n} of "
         f"{source.name}"
     )
     print(metrics.format_table(result, res))
-    rates = colors.load_prototypes(g).success_rates if g.prototypes else None
-    if rates:
-        print("color shift success: " + ", ".join(f"{c} {rates[c]:.1%}" for c in colors.CLASSES))
-        result |= {f"shift_success_{c}": rates[c] for c in colors.CLASSES}
+    if g.classes or g.prototypes:
+        result |= color_figures(g, res, args.method)
+    else:
+        print(
+            "no color figures: an unconditional model needs prototypes first "
+            f"(python -m progan prototypes --model {g.path})"
+        )
     if args.json:
         write_file(
             output_path(args.json, "metrics.json", ".json"),
             (json.dumps({"res": res, **result}, indent=2) + "\n").encode(),
         )
     return 0
+
+
+def color_figures(g: Any, res: str, method: str) -> dict[str, Any]:
+    """Print and return what ``evaluate`` measures of colors (the same seeds for every model)."""
+    report = colors.color_report(g, res, method)
+    how = "class label" if g.classes else f"{method} shift"
+    cfg = COLOR_EVALUATION
+    print(
+        f"colors by {how} over {cfg.seeds} seeds from {cfg.seed_start} "
+        f"(multi-colored: two color classes of >= {cfg.multicolor_min_share:.0%} of the laundry):"
+    )
+    print("  color   accuracy  multi-colored")
+    for color in colors.CLASSES:
+        print(
+            f"  {color:<6} {report[f'accuracy_{color}']:9.1%} "
+            f"{report[f'multicolored_{color}']:14.1%}"
+        )
+    print(f"  all {report['multicolored']:27.1%}")
+    print(
+        f"shape kept across colors (luminance SSIM, mean of 10 color pairs): "
+        f"{report['shape_ssim']:.3f}"
+    )
+    return {"color_method": "label" if g.classes else method, **report}
 
 
 # export ------------------------------------------------------------------------------------------

@@ -49,11 +49,15 @@ from skimage.color import rgb2hsv
 
 from config import (
     COLOR_CLASSIFIER,
+    COLOR_EVALUATION,
     COLOR_HUES,
     COLORS,
     LATENT_LIMITS,
     PROTOTYPES,
+    SHIFT_METHOD,
+    SHIFT_METHODS,
     ColorClassifierConfig,
+    ColorEvaluationConfig,
 )
 from progan.errors import ProganError
 from progan.export import PROTOTYPES_JSON
@@ -64,6 +68,11 @@ NONE = "none"
 PROTOTYPES_FORMAT = 1
 # Images classified per g.render call while sampling, so memory stays flat at large resolutions.
 CLASSIFY_CHUNK = 64
+
+# Where a boundary shift puts a latent: this quantile of the signed distances of the sampled
+# latents of the color, deep inside it rather than at its typical (median) depth, so that the
+# parts of the latent the boundary does not see are less likely to pull the image out again.
+BOUNDARY_DEPTH = 0.9
 
 # Pixel labels of :func:`pixel_classes` besides the indices into CLASSES.
 BELT = -1
@@ -151,6 +160,54 @@ def class_of_latents(
 
 
 @dataclass(frozen=True)
+class Boundary:
+    """One color's side of the latent space (InterFaceGAN): the unit normal ``n`` and bias ``b``
+    of a logistic-regression hyperplane, so that ``n·z + b`` is a latent's signed distance
+    (positive: the color), and ``target``, a deep distance among the sampled latents of that
+    color (:data:`BOUNDARY_DEPTH`), where a shift puts a latent."""
+
+    normal: np.ndarray
+    bias: float
+    target: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"normal": self.normal.tolist(), "bias": self.bias, "target": self.target}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], dim: int) -> Boundary:
+        normal = np.asarray(data["normal"], dtype=np.float32)
+        if normal.shape != (dim,) or not np.all(np.isfinite(normal)):
+            raise ValueError(f"a boundary normal is not {dim} finite numbers")
+        return cls(normal, float(data["bias"]), float(data["target"]))
+
+    def distance(self, latents: np.ndarray) -> np.ndarray:
+        return latents @ self.normal + self.bias
+
+
+def fit_boundary(latents: np.ndarray, inside: np.ndarray, l2: float = 1.0) -> Boundary:
+    """L2-regularised logistic regression of ``inside`` (bool per latent) on the latents, by
+    Newton's method (a 129×129 solve per step for latents of 128: exact, deterministic and fast
+    for the few thousand latents the prototype step samples)."""
+    x = np.hstack([np.asarray(latents, np.float64), np.ones((len(latents), 1))])
+    y = np.asarray(inside, np.float64)
+    penalty = np.full(x.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    w = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - y) + penalty * w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    norm = np.linalg.norm(w[:-1])
+    normal, bias = w[:-1] / norm, w[-1] / norm
+    target = float(np.quantile(latents[inside] @ normal + bias, BOUNDARY_DEPTH))
+    return Boundary(normal.astype(np.float32), float(bias), target)
+
+
+@dataclass(frozen=True)
 class Prototypes:
     """The color prototypes of one model, and how they were made and how well they shift."""
 
@@ -163,6 +220,14 @@ class Prototypes:
     classifier: dict[str, float]
     success_rates: dict[str, float] | None = None
     success_seeds: range | None = None
+    # The InterFaceGAN-style alternative, fitted on the same sampled latents (None in files
+    # written before it existed), and its success on the same seeds.
+    boundaries: dict[str, Boundary] | None = None
+    boundary_success_rates: dict[str, float] | None = None
+
+    def rates(self, method: str) -> dict[str, float] | None:
+        """The measured success of ``method`` per color, None when not measured."""
+        return self.boundary_success_rates if method == "boundary" else self.success_rates
 
     @property
     def latent_dim(self) -> int:
@@ -185,7 +250,14 @@ class Prototypes:
             },
             "success": None
             if self.success_rates is None
-            else {"seeds": _range_to_json(self.success_seeds), "rates": self.success_rates},
+            else {
+                "seeds": _range_to_json(self.success_seeds),
+                "rates": self.success_rates,
+                "boundary_rates": self.boundary_success_rates,
+            },
+            "boundaries": None
+            if self.boundaries is None
+            else {color: boundary.to_json() for color, boundary in self.boundaries.items()},
         }
 
     @classmethod
@@ -200,6 +272,8 @@ class Prototypes:
                 raise ValueError(f"the {color} prototype is not {dim} finite numbers")
             vectors[color] = vector
         success = data.get("success")
+        boundaries = data.get("boundaries")
+        boundary_rates = (success or {}).get("boundary_rates")
         return cls(
             res=str(data["res"]),
             n=int(data["n"]),
@@ -212,6 +286,12 @@ class Prototypes:
             if success is None
             else {color: float(success["rates"][color]) for color in CLASSES},
             success_seeds=None if success is None else _range_from_json(success["seeds"]),
+            boundaries=None
+            if boundaries is None
+            else {color: Boundary.from_json(boundaries[color], dim) for color in CLASSES},
+            boundary_success_rates=None
+            if boundary_rates is None
+            else {color: float(boundary_rates[color]) for color in CLASSES},
         )
 
 
@@ -238,14 +318,18 @@ def compute_prototypes(
         raise ProganError(f"n and the sample count must be positive, got {n} and {max_samples}")
     found: dict[str, list[np.ndarray]] = {color: [] for color in CLASSES}
     sampled: Counter[str] = Counter()
+    all_latents, all_classes = [], []
     stop = 0
     while stop < max_samples and any(len(found[color]) < n for color in CLASSES):
         seeds = range(stop, min(stop + CLASSIFY_CHUNK, max_samples))
         latents = seed_latents(seeds, g.latent_dim)
-        for latent, name in zip(latents, class_of_latents(g, latents, res, cfg), strict=True):
+        names = class_of_latents(g, latents, res, cfg)
+        for latent, name in zip(latents, names, strict=True):
             sampled[name] += 1
             if name != NONE and len(found[name]) < n:
                 found[name].append(latent)
+        all_latents.append(latents)
+        all_classes += names
         stop = seeds.stop
     missing = [color for color in CLASSES if not found[color]]
     if missing:
@@ -263,6 +347,10 @@ def compute_prototypes(
         sample_seeds=range(stop),
         sampled_classes={name: sampled[name] for name in (*CLASSES, NONE)},
         classifier=dataclasses.asdict(cfg),
+        boundaries={
+            color: fit_boundary(np.concatenate(all_latents), np.array(all_classes) == color)
+            for color in CLASSES
+        },
     )
 
 
@@ -271,6 +359,7 @@ def measure_success(
     prototypes: Prototypes,
     seeds: Sequence[int],
     cfg: ColorClassifierConfig = COLOR_CLASSIFIER,
+    method: str = "prototype",
 ) -> dict[str, float]:
     """For each color, the share of ``seeds`` whose shifted image is classified as that color.
 
@@ -282,7 +371,7 @@ def measure_success(
     classes = class_of_latents(g, latents, prototypes.res, cfg)
     rates = {}
     for color in CLASSES:
-        shifted = shift_latents(latents, classes, color, prototypes)
+        shifted = shift_latents(latents, classes, color, prototypes, method)
         hits = sum(name == color for name in class_of_latents(g, shifted, prototypes.res, cfg))
         rates[color] = hits / len(latents)
     return rates
@@ -300,7 +389,14 @@ def with_success(
         raise ProganError(f"the success rate needs at least one seed, got {count}")
     seeds = range(start, start + count)
     rates = measure_success(g, prototypes, seeds, cfg)
-    return dataclasses.replace(prototypes, success_rates=rates, success_seeds=seeds)
+    boundary = (
+        None
+        if prototypes.boundaries is None
+        else measure_success(g, prototypes, seeds, cfg, "boundary")
+    )
+    return dataclasses.replace(
+        prototypes, success_rates=rates, success_seeds=seeds, boundary_success_rates=boundary
+    )
 
 
 def save_prototypes(g: Any, prototypes: Prototypes) -> Path:
@@ -365,13 +461,37 @@ def source_prototype(name: str) -> str:
     return "white" if name in (NONE, "white") else name
 
 
+def check_method(method: str) -> str:
+    if method not in SHIFT_METHODS:
+        raise ProganError(f"method {method!r} is not one of {', '.join(SHIFT_METHODS)}")
+    return method
+
+
 def shift_latents(
-    latents: np.ndarray, classes: Sequence[str], color: str, prototypes: Prototypes
+    latents: np.ndarray,
+    classes: Sequence[str],
+    color: str,
+    prototypes: Prototypes,
+    method: str = "prototype",
 ) -> np.ndarray:
-    """``l − p_from + p_to`` for each latent, ``p_from`` chosen by its image's class."""
+    """Each latent moved to ``color``.
+
+    ``prototype``: ``l − p_from + p_to``, ``p_from`` chosen by its image's class (``classes``).
+    ``boundary``: ``l + (t − n·l − b)·n``, along the color's hyperplane normal to its typical
+    depth ``t`` inside the color; the latent's own class does not matter.
+    """
     latents = np.asarray(latents, dtype=np.float32)
     if check_color(color) == "original":
         return latents.copy()
+    if check_method(method) == "boundary":
+        if prototypes.boundaries is None:
+            raise ProganError(
+                "these prototypes have no color boundaries; recompute them with "
+                "python -m progan prototypes"
+            )
+        boundary = prototypes.boundaries[color]
+        step = boundary.target - boundary.distance(latents)
+        return (latents + step[:, None] * boundary.normal).astype(np.float32)
     sources = np.stack([prototypes.vectors[source_prototype(name)] for name in classes])
     return (latents - sources + prototypes.vectors[color]).astype(np.float32)
 
@@ -390,7 +510,12 @@ def color_label(g: Any, color: str) -> str | None:
 
 
 def render_in_color(
-    g: Any, latents: np.ndarray, res: str, color: str, prototypes: Prototypes | None = None
+    g: Any,
+    latents: np.ndarray,
+    res: str,
+    color: str,
+    prototypes: Prototypes | None = None,
+    method: str = SHIFT_METHOD,
 ) -> np.ndarray:
     """Render ``latents`` in ``color``, the one way the CLI, the studio and ``evaluate`` ask.
 
@@ -400,32 +525,109 @@ def render_in_color(
     """
     if g.classes:
         return g.render(latents, res, labels=color_label(g, color))
-    return g.render(color_latents(g, latents, color, prototypes), res)
+    return g.render(color_latents(g, latents, color, prototypes, method), res)
 
 
 def color_latents(
-    g: Any, latents: np.ndarray, color: str, prototypes: Prototypes | None = None
+    g: Any,
+    latents: np.ndarray,
+    color: str,
+    prototypes: Prototypes | None = None,
+    method: str = SHIFT_METHOD,
 ) -> np.ndarray:
     """``latents`` shifted to ``color``, each judged by its image at the prototypes' resolution.
 
     Classifying at that fixed resolution, not at the one displayed, gives a seed the same
-    shift, and so the same picture, at every size.
+    shift, and so the same picture, at every size. The boundary shift needs no classes.
     """
     if check_color(color) == "original":
         return np.asarray(latents, dtype=np.float32)
     prototypes = prototypes or load_prototypes(g)
+    if check_method(method) == "boundary":
+        return shift_latents(latents, [], color, prototypes, method)
     return shift_latents(latents, class_of_latents(g, latents, prototypes.res), color, prototypes)
 
 
 def render_seeds(
-    g: Any, seeds: int | Iterable[int], res: str | None = None, color: str = "original"
+    g: Any,
+    seeds: int | Iterable[int],
+    res: str | None = None,
+    color: str = "original",
+    method: str = SHIFT_METHOD,
 ) -> np.ndarray:
     """``N×H×W×3`` uint8 images of ``seeds`` at ``res`` (None: the largest) in ``color``."""
     seed_list = [seeds] if isinstance(seeds, (int, np.integer)) else list(seeds)
     if not 1 <= len(seed_list) <= LATENT_LIMITS.max_seeds:
         raise ProganError(f"give 1 to {LATENT_LIMITS.max_seeds} seeds, got {len(seed_list)}")
     res = check_res(g, res)
-    return render_in_color(g, seed_latents(seed_list, g.latent_dim), res, color)
+    return render_in_color(g, seed_latents(seed_list, g.latent_dim), res, color, method=method)
+
+
+# Evaluation --------------------------------------------------------------------------------------
+
+
+def multicolored(shares: np.ndarray, laundry: np.ndarray, cfg: ColorEvaluationConfig) -> np.ndarray:
+    """Per image: its laundry is of two color classes, each at least the configured share."""
+    two = np.sort(shares, axis=1)[:, -2:]
+    return (laundry >= COLOR_CLASSIFIER.min_laundry_share) & (
+        two.min(axis=1) >= cfg.multicolor_min_share
+    )
+
+
+def luminance(images: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of uint8 RGB images, as float64 in [0, 255]."""
+    return images.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def color_report(
+    g: Any,
+    res: str | None = None,
+    method: str = SHIFT_METHOD,
+    prototypes: Prototypes | None = None,
+    cfg: ColorEvaluationConfig = COLOR_EVALUATION,
+) -> dict[str, float]:
+    """Accuracy per color, multi-colored share and shape SSIM across colors (see
+    :class:`config.ColorEvaluationConfig`), on ``cfg.seeds`` seeds, for either kind of model."""
+    from skimage.metrics import structural_similarity
+
+    res = check_res(g, res)
+    if not g.classes:
+        prototypes = prototypes or load_prototypes(g)
+    seeds = range(cfg.seed_start, cfg.seed_start + cfg.seeds)
+    latents = seed_latents(seeds, g.latent_dim)
+    drawn = {
+        color: np.concatenate(
+            [
+                render_in_color(g, latents[i : i + CLASSIFY_CHUNK], res, color, prototypes, method)
+                for i in range(0, len(latents), CLASSIFY_CHUNK)
+            ]
+        )
+        for color in COLORS
+    }
+    report: dict[str, float] = {}
+    mixed = []
+    for color in CLASSES:
+        shares, laundry = color_shares(drawn[color])
+        report[f"accuracy_{color}"] = float(
+            np.mean(np.array(class_of_images(drawn[color])) == color)
+        )
+        mixed.append(multicolored(shares, laundry, cfg))
+        report[f"multicolored_{color}"] = float(mixed[-1].mean())
+    report["multicolored"] = float(np.mean(mixed))
+    lumas = {color: luminance(images) for color, images in drawn.items()}
+    pairs = [(a, b) for i, a in enumerate(COLORS) for b in COLORS[i + 1 :]]
+    side = min(drawn["original"].shape[1:3])
+    window = min(7, side - (side + 1) % 2)  # skimage's 7×7, or the largest odd side that fits
+    report["shape_ssim"] = float(
+        np.mean(
+            [
+                structural_similarity(lumas[a][k], lumas[b][k], data_range=255.0, win_size=window)
+                for a, b in pairs
+                for k in range(len(latents))
+            ]
+        )
+    )
+    return report
 
 
 def _counts_text(counts: Counter[str]) -> str:

@@ -57,3 +57,31 @@ class LinearColorGenerator:
         images[:, rows, cols] = self.item_colors(latents)[:, None, None, :]
         self.rendered += len(latents)
         return images
+
+
+class ConditionalColorGenerator(LinearColorGenerator):
+    """A conditional stand-in: the class label paints the item (original: the latent's color),
+    the latent places it, so one seed keeps its shape in every color."""
+
+    # Light enough that every item stands out from the belt in luminance as well.
+    CLASS_COLORS = {"blue": (120, 120, 250), "green": (120, 250, 120), "red": (250, 120, 120)}
+
+    def __init__(self, path: str | Path, latent_dim: int = 8) -> None:
+        super().__init__(path, latent_dim)
+        self.classes = ["blue", "green", "original", "red", "white"]
+
+    def render(self, latents: np.ndarray, res: str, labels: Any = None) -> np.ndarray:
+        if labels is None:
+            raise ProganError("the conditional stub needs labels")
+        latents = np.asarray(latents, dtype=np.float32)
+        names = [labels] * len(latents) if isinstance(labels, str) else list(labels)
+        images = LinearColorGenerator.render(self, latents, res)
+        height, width = parse_res(res)
+        for image, z, name in zip(images, latents, names, strict=True):
+            top = int(np.clip(height // 4 + round(z[3] * height / 8), 0, height // 2))
+            image[:] = BELT_GREY
+            color = self.CLASS_COLORS.get(name, (235, 235, 235) if name == "white" else None)
+            image[top : top + height // 2, width // 4 : width - width // 4] = (
+                color if color is not None else self.item_colors(z[None])[0]
+            )
+        return images

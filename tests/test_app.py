@@ -268,9 +268,9 @@ def test_if_none_match_is_answered_without_rendering(plain, monkeypatch, url: st
     tag = plain.get(url).headers["ETag"]
     rendered = []
 
-    def counting_render(latents, res):
+    def counting_render(latents, res, labels=None):
         rendered.append(res)
-        return type(g).render(g, latents, res)
+        return type(g).render(g, latents, res, labels)
 
     monkeypatch.setattr(g, "render", counting_render)
     for header in (tag, f"W/{tag}", f'"other", {tag}', "*"):

@@ -225,10 +225,14 @@ def test_prototypes_command_computes_prints_and_saves(tmp_path: Path, capsys, mo
     assert re.fullmatch(
         r"sampled seeds 0-\d+: red \d+, green \d+, blue \d+, white \d+, none \d+", lines[1]
     )
-    assert lines[2] == "color shift success over 100 seeds:"
+    assert lines[2] == "color shift success over 100 seeds (prototype, boundary):"
     found = colors.load_prototypes(LinearColorGenerator(tmp_path))
     for line, color in zip(lines[3:7], colors.CLASSES, strict=True):
-        assert line.split()[:2] == [color, f"{found.success_rates[color]:.1%}"]
+        assert line.split()[:3] == [
+            color,
+            f"{found.success_rates[color]:.1%}",
+            f"{found.boundary_success_rates[color]:.1%}",
+        ]
         assert line.endswith("prototype of 20 latents")
     assert lines[-1] == f"wrote {tmp_path / 'prototypes.json'}"
     assert found.n == 20 and found.success_seeds == range(2**31, 2**31 + 100)

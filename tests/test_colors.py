@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from skimage.color import hsv2rgb
 
+from config import ColorEvaluationConfig
 from progan import colors
 from progan.errors import ProganError
 from progan.latent import seed_latents
-from tests.stubs import BELT_GREY, LinearColorGenerator
+from tests.stubs import BELT_GREY, ConditionalColorGenerator, LinearColorGenerator
 
 HUES = {"red": 0.0, "green": 1 / 3, "blue": 2 / 3}
 GREY_BELT = (BELT_GREY, BELT_GREY, BELT_GREY)
@@ -266,3 +267,85 @@ def test_a_color_never_drawn_is_an_error(tmp_path: Path) -> None:
     g = LinearColorGenerator(tmp_path)
     with pytest.raises(ProganError, match="classified .*white.*cannot be shifted"):
         colors.compute_prototypes(g, n=5, res=RES, max_samples=20)
+
+
+# Boundaries, the conditional path and the color report -------------------------------------------
+
+
+def test_fit_boundary_recovers_a_separating_direction():
+    rng = np.random.default_rng(0)
+    latents = rng.standard_normal((600, 16))
+    direction = np.zeros(16)
+    direction[[2, 5]] = [0.6, 0.8]
+    inside = latents @ direction > 0.5
+    boundary = colors.fit_boundary(latents, inside)
+    assert float(boundary.normal @ direction) > 0.95
+    assert np.mean((boundary.distance(latents) > 0) == inside) > 0.97
+    assert boundary.target > 0  # the typical depth inside the color
+
+
+def test_boundary_shift_moves_every_latent_to_the_color_s_typical_depth(computed) -> None:
+    g, found = computed
+    z = seed_latents(range(50), g.latent_dim)
+    for color in colors.CLASSES:
+        boundary = found.boundaries[color]
+        moved = colors.shift_latents(z, [], color, found, "boundary")
+        np.testing.assert_allclose(boundary.distance(moved), boundary.target, atol=1e-4)
+        # the step is along the normal only: the rest of the latent stays
+        rest = (moved - z) - np.outer((moved - z) @ boundary.normal, boundary.normal)
+        assert np.abs(rest).max() < 1e-4
+    rates = found.boundary_success_rates
+    assert set(rates) == set(colors.CLASSES) and min(rates.values()) > 0.5
+    again = colors.measure_success(g, found, found.success_seeds, method="boundary")
+    assert again == rates
+
+
+def test_prototypes_json_round_trips_boundaries(computed, tmp_path) -> None:
+    _, found = computed
+    back = colors.Prototypes.from_json(json.loads(json.dumps(found.to_json())))
+    assert back.boundary_success_rates == found.boundary_success_rates
+    np.testing.assert_array_equal(back.boundaries["red"].normal, found.boundaries["red"].normal)
+    old = found.to_json() | {"boundaries": None}
+    old["success"] = {k: v for k, v in old["success"].items() if k != "boundary_rates"}
+    legacy = colors.Prototypes.from_json(old)  # a file from before boundaries existed
+    assert legacy.boundaries is None and legacy.boundary_success_rates is None
+    with pytest.raises(ProganError, match="no color boundaries"):
+        colors.shift_latents(np.zeros((1, 8), np.float32), [], "red", legacy, "boundary")
+
+
+def test_multicolored_needs_two_classes_each_past_the_threshold() -> None:
+    cfg = ColorEvaluationConfig(multicolor_min_share=0.2)
+    white = (235, 235, 235)
+    halves = scene([rgb(0.0, 0.8, 0.8), white])
+    thin = scene([rgb(0.0, 0.8, 0.8)] * 9 + [white])
+    shares, laundry = colors.color_shares(np.stack([halves, thin]))
+    assert colors.multicolored(shares, laundry, cfg).tolist() == [True, False]
+
+
+def test_a_conditional_model_draws_colors_by_label_and_keeps_the_item(tmp_path) -> None:
+    g = ConditionalColorGenerator(tmp_path)
+    images = colors.render_seeds(g, [1, 2], RES, "green")
+    assert colors.class_of_images(images) == ["green", "green"]
+    cfg = ColorEvaluationConfig(seeds=40)
+    report = colors.color_report(g, RES, cfg=cfg)
+    assert all(report[f"accuracy_{c}"] == 1.0 for c in colors.CLASSES)
+    assert report["multicolored"] == 0.0
+    assert report["shape_ssim"] > 0.3
+    # the item's place comes from the latent: moving it breaks the shape kept across colors
+    shuffled = ConditionalColorGenerator(tmp_path)
+    shuffled.render = lambda z, res, labels=None: g.render(  # type: ignore[method-assign]
+        np.roll(z, 1, axis=0) if labels != "original" else z, res, labels
+    )
+    assert colors.color_report(shuffled, RES, cfg=cfg)["shape_ssim"] < report["shape_ssim"]
+    two_classes = type("TwoClasses", (), {"classes": ["red", "blue"]})()
+    with pytest.raises(ProganError, match="not a class of this conditional model"):
+        colors.color_label(two_classes, "green")
+
+
+def test_color_report_of_an_unconditional_model_matches_the_success_rate(computed) -> None:
+    g, found = computed
+    cfg = ColorEvaluationConfig(seeds=200, seed_start=found.success_seeds.start)
+    for method in colors.SHIFT_METHODS:
+        report = colors.color_report(g, RES, method, found, cfg)
+        for color in colors.CLASSES:
+            assert report[f"accuracy_{color}"] == found.rates(method)[color]
