@@ -226,7 +226,13 @@ class Prototypes:
     boundary_success_rates: dict[str, float] | None = None
 
     def rates(self, method: str) -> dict[str, float] | None:
-        """The measured success of ``method`` per color, None when not measured."""
+        """The measured success of ``method`` per color, None when not measured (``best`` takes
+        the higher of the two for each color)."""
+        if method == "best":
+            pair = self.success_rates, self.boundary_success_rates
+            if None in pair:
+                return self.success_rates
+            return {color: max(pair[0][color], pair[1][color]) for color in CLASSES}
         return self.boundary_success_rates if method == "boundary" else self.success_rates
 
     @property
@@ -467,6 +473,18 @@ def check_method(method: str) -> str:
     return method
 
 
+def resolve_method(prototypes: Prototypes, color: str, method: str) -> str:
+    """``prototype`` or ``boundary``: ``best`` is the one whose measured success for ``color``
+    is higher (the prototype where the boundary was never fitted or measured)."""
+    if check_method(method) != "best":
+        return method
+    boundary = prototypes.rates("boundary")
+    prototype = prototypes.rates("prototype")
+    if boundary is None or prototype is None or prototype[color] >= boundary[color]:
+        return "prototype"
+    return "boundary"
+
+
 def shift_latents(
     latents: np.ndarray,
     classes: Sequence[str],
@@ -477,13 +495,14 @@ def shift_latents(
     """Each latent moved to ``color``.
 
     ``prototype``: ``l − p_from + p_to``, ``p_from`` chosen by its image's class (``classes``).
-    ``boundary``: ``l + (t − n·l − b)·n``, along the color's hyperplane normal to its typical
-    depth ``t`` inside the color; the latent's own class does not matter.
+    ``boundary``: ``l + (t − n·l − b)·n``, along the color's hyperplane normal to the depth
+    ``t`` inside the color; the latent's own class does not matter. ``best``: whichever of the
+    two measured the higher success rate for this color.
     """
     latents = np.asarray(latents, dtype=np.float32)
     if check_color(color) == "original":
         return latents.copy()
-    if check_method(method) == "boundary":
+    if resolve_method(prototypes, color, method) == "boundary":
         if prototypes.boundaries is None:
             raise ProganError(
                 "these prototypes have no color boundaries; recompute them with "
@@ -543,8 +562,8 @@ def color_latents(
     if check_color(color) == "original":
         return np.asarray(latents, dtype=np.float32)
     prototypes = prototypes or load_prototypes(g)
-    if check_method(method) == "boundary":
-        return shift_latents(latents, [], color, prototypes, method)
+    if resolve_method(prototypes, color, method) == "boundary":
+        return shift_latents(latents, [], color, prototypes, "boundary")
     return shift_latents(latents, class_of_latents(g, latents, prototypes.res), color, prototypes)
 
 

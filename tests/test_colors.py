@@ -200,13 +200,14 @@ def test_render_seeds_in_a_color(computed, tmp_path: Path) -> None:
     seeds = list(range(100, 140))
     latents = seed_latents(seeds, g.latent_dim)
     expected = g.render(colors.shift_latents(latents, item_classes(g, latents), "blue", found), RES)
-    blue = colors.render_seeds(g, seeds, RES, "blue")
+    blue = colors.render_seeds(g, seeds, RES, "blue", "prototype")
     np.testing.assert_array_equal(blue, expected)
     assert np.mean(np.array(colors.class_of_images(blue)) == "blue") > 0.6
     # The class that picks p_from is judged at the prototypes' resolution, so the shifted seed
     # is the same picture at every size.
-    small = colors.render_seeds(g, seeds, "5x3", "blue")
-    np.testing.assert_array_equal(small, g.render(colors.color_latents(g, latents, "blue"), "5x3"))
+    small = colors.render_seeds(g, seeds, "5x3", "blue", "prototype")
+    shifted = colors.color_latents(g, latents, "blue", method="prototype")
+    np.testing.assert_array_equal(small, g.render(shifted, "5x3"))
     np.testing.assert_array_equal(colors.render_seeds(g, seeds, RES), g.render(latents, RES))
 
 
@@ -349,3 +350,17 @@ def test_color_report_of_an_unconditional_model_matches_the_success_rate(compute
         report = colors.color_report(g, RES, method, found, cfg)
         for color in colors.CLASSES:
             assert report[f"accuracy_{color}"] == found.rates(method)[color]
+
+
+def test_best_takes_for_each_color_the_method_that_measured_higher(computed) -> None:
+    g, found = computed
+    rates = {"prototype": found.success_rates, "boundary": found.boundary_success_rates}
+    z = seed_latents(range(20), g.latent_dim)
+    for color in colors.CLASSES:
+        winner = max(rates, key=lambda method: (rates[method][color], method == "prototype"))
+        assert colors.resolve_method(found, color, "best") == winner
+        np.testing.assert_array_equal(
+            colors.color_latents(g, z, color, found, "best"),
+            colors.color_latents(g, z, color, found, winner),
+        )
+        assert found.rates("best")[color] == rates[winner][color]
