@@ -3,8 +3,10 @@
 :func:`create_app` is the factory; ``python -m app`` serves it with waitress. Settings come from
 the mapping passed in (tests pass a random export as ``MODEL_PATH``):
 
-- ``MODEL_PATH``: an export folder or a training run folder; None serves the shipped model in
-  ``checkpoints/``.
+- ``MODEL_PATH``: an export folder or a training run folder, or a list of them (the first is
+  the default); None serves the shipped model in ``checkpoints/``.
+- ``SHIPPED_MODELS``: also serve every export under ``checkpoints/`` (``python -m app`` does;
+  off by default, so a test serves exactly the model it made).
 - ``BOOTSTRAP_SERVE_LOCAL`` is forced on: Bootstrap's files come from the Bootstrap-Flask package
   on this machine, never a CDN, so the studio works offline.
 """
@@ -17,7 +19,7 @@ from typing import Any
 from flask import Flask
 from flask_bootstrap import Bootstrap5
 
-from app.model import ModelHolder
+from app.model import ModelRegistry, shipped_models
 from app.views import bp
 from config import REPO_ROOT
 
@@ -29,12 +31,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
         static_folder=str(REPO_ROOT / "static"),
     )
-    app.config.update(MODEL_PATH=None)
+    app.config.update(MODEL_PATH=None, SHIPPED_MODELS=False)
     app.config.update(config or {})
     app.config["BOOTSTRAP_SERVE_LOCAL"] = True
     app.json.sort_keys = False
     Bootstrap5(app)
-    app.extensions["progan_model"] = ModelHolder(app.config["MODEL_PATH"])
+    given = app.config["MODEL_PATH"]
+    paths = list(given) if isinstance(given, (list, tuple)) else [given]
+    if app.config["SHIPPED_MODELS"]:
+        paths += shipped_models()  # the registry skips a folder it already has
+    app.extensions["progan_models"] = ModelRegistry(paths)
 
     app.register_blueprint(bp)
     return app

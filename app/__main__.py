@@ -28,8 +28,9 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--model",
         metavar="DIR",
-        help="an export folder or a training run folder (default: the shipped model in "
-        "checkpoints/)",
+        action="append",
+        help="an export folder or a training run folder; repeat for several (the first is the "
+        "default). Every model under checkpoints/ is served too.",
     )
     parser.add_argument(
         "--threads",
@@ -60,11 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from app import create_app
 
-    app = create_app({"MODEL_PATH": args.model})
-    holder = app.extensions["progan_model"]
-    holder.warm_up()
+    app = create_app({"MODEL_PATH": args.model or None, "SHIPPED_MODELS": True})
+    models = app.extensions["progan_models"]
+    models.warm_up()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    print(f"ProGAN Studio: model {holder.name} at http://{args.host}:{args.port}/", flush=True)
+    names = ", ".join(models.holders)
+    print(
+        f"ProGAN Studio: models {names} (default {models.default.name}) at "
+        f"http://{args.host}:{args.port}/",
+        flush=True,
+    )
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
     return 0
 

@@ -1,7 +1,8 @@
-"""The one model a studio process serves, and the identity its cached responses are tied to.
+"""The models a studio process serves, and the identity their cached responses are tied to.
 
-The network is loaded once, when the application is created, and shared by every request
-(``Generator.render`` is thread safe). Its prototypes, however, are re-read whenever
+A :class:`ModelRegistry` holds every served model by name (``?model=NAME`` picks one, the first
+is the default). Each network is loaded once, when the application is created, and shared by
+every request (``Generator.render`` is thread safe). Its prototypes, however, are re-read whenever
 ``prototypes.json`` changes on disk: the studio tells a user to run
 ``python -m progan prototypes`` when colors are missing, and the colors should then work on the
 next page load rather than after a restart.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config import DEFAULT_MODEL_DIR
 from progan import colors, latent
 from progan.errors import ProganError
 from progan.export import MODEL_JSON, PROTOTYPES_JSON, WEIGHTS, load_generator
@@ -54,24 +56,16 @@ class Snapshot:
 class ModelHolder:
     """Loads the model at ``path`` (None: the shipped model) and hands out consistent snapshots."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, name: str | None = None) -> None:
         self.generator = load_generator(path)
         self.folder = Path(self.generator.path)
+        self.name = name or default_name(self.generator, self.folder)
         self.model_id = _digest(
             [self.folder / MODEL_JSON, self.folder / WEIGHTS], _library_versions()
         )
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
         self._snapshot: Snapshot | None = None
-
-    @property
-    def name(self) -> str:
-        """The run's name for ``RUN/export``, else the export folder's own name."""
-        explicit = self.generator.metadata.get("name")
-        if explicit:
-            return str(explicit)
-        folder = self.folder.parent if self.folder.name == "export" else self.folder
-        return folder.name
 
     def current(self) -> Snapshot:
         """The snapshot to render with, re-reading the prototypes if their file changed.
@@ -113,6 +107,68 @@ class ModelHolder:
         latents = latent.seed_latents([0], self.generator.latent_dim)
         for res in self.generator.resolutions:
             self.generator.render(latents, res, labels=latent.default_label(self.generator))
+
+
+def default_name(g: Any, folder: Path) -> str:
+    """``name`` from model.json; else the run's name for ``RUN/export`` or the export folder's
+    own name; for the shipped folder, whose name says nothing, the data set and resolution."""
+    explicit = g.metadata.get("name")
+    if explicit:
+        return str(explicit)
+    owner = folder.parent if folder.name == "export" else folder
+    if owner.resolve() == DEFAULT_MODEL_DIR.resolve():
+        return f"{g.metadata.get('dataset', 'model')}-{g.resolutions[-1]}"
+    return owner.name
+
+
+class UnknownModel(ProganError):
+    """``?model=`` names no served model (a 404 that lists the served ones)."""
+
+    status = 404
+
+
+class ModelRegistry:
+    """Every model the studio serves, by unique name; the first one given is the default."""
+
+    def __init__(self, paths: list[str | Path | None]) -> None:
+        self.holders: dict[str, ModelHolder] = {}
+        folders: set[Path] = set()
+        for path in paths:
+            holder = ModelHolder(path)
+            if holder.folder.resolve() in folders:
+                continue
+            folders.add(holder.folder.resolve())
+            name, n = holder.name, 2
+            while name in self.holders:
+                name, n = f"{holder.name}-{n}", n + 1
+            holder.name = name
+            self.holders[name] = holder
+        self.default = next(iter(self.holders.values()))
+
+    def get(self, name: str | None) -> ModelHolder:
+        """The model called ``name``; None or empty: the default one."""
+        if not name:
+            return self.default
+        if name not in self.holders:
+            raise UnknownModel(
+                f"model {name[:60]!r} is not served here; choose one of {', '.join(self.holders)}"
+            )
+        return self.holders[name]
+
+    def warm_up(self) -> None:
+        for holder in self.holders.values():
+            holder.warm_up()
+
+
+def shipped_models(root: Path = DEFAULT_MODEL_DIR) -> list[Path]:
+    """Every export under ``checkpoints/``: the default model, then each subfolder with one."""
+    if not root.is_dir():
+        return []
+    found = [root] if (root / "export" / MODEL_JSON).is_file() else []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "export"):
+        if (folder / MODEL_JSON).is_file() or (folder / "export" / MODEL_JSON).is_file():
+            found.append(folder)
+    return found
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

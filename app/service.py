@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from app.model import ModelHolder, Snapshot
-from config import COLORS, LATENT_LIMITS
+from app.model import ModelHolder, ModelRegistry, Snapshot
+from config import COLORS, LATENT_LIMITS, SHIFT_METHOD
 from progan import colors, latent
 from progan.errors import ProganError
 
@@ -57,9 +57,17 @@ def parse_seed(text: str) -> int:
 
 
 def parse_color(snapshot: Snapshot, text: str) -> str:
-    """A known color (404 otherwise) that this model can render (409 without prototypes)."""
+    """A known color (404 otherwise) that this model can render: a class of a conditional model
+    (404 otherwise), any color of an unconditional one with prototypes (409 without)."""
     if text not in COLORS:
         raise RequestError(f"color {shown(text)!r} is not one of {', '.join(COLORS)}", 404)
+    classes = snapshot.generator.classes
+    if classes:
+        if text not in classes:
+            raise RequestError(
+                f"color {text!r} is not a class of this model; it draws {', '.join(classes)}", 404
+            )
+        return text
     if text != "original" and snapshot.prototypes is None:
         raise RequestError(str(snapshot.prototypes_error), 409)
     return text
@@ -221,15 +229,33 @@ def etag(snapshot: Snapshot, item: ImageRequest) -> str:
 # Model description -------------------------------------------------------------------------------
 
 
-def model_info(holder: ModelHolder) -> dict[str, Any]:
+def color_rates(snapshot: Snapshot) -> dict[str, float]:
+    """The measured share of images that come out in each color: a conditional model's label
+    accuracy from its last ``evaluate``, an unconditional model's shift success."""
+    g = snapshot.generator
+    if g.classes:
+        figures = colors.read_color_figures(g.path) or {}
+        return {c: figures[f"accuracy_{c}"] for c in colors.CLASSES if f"accuracy_{c}" in figures}
+    prototypes = snapshot.prototypes
+    return (prototypes.rates(SHIFT_METHOD) or {}) if prototypes else {}
+
+
+def model_info(holder: ModelHolder, registry: ModelRegistry) -> dict[str, Any]:
     """The body of ``GET /api/model``: what the pages need to build their forms."""
     snapshot = holder.current()
     g = snapshot.generator
     prototypes = snapshot.prototypes
-    rates = (prototypes.success_rates or {}) if prototypes else {}
+    rates = color_rates(snapshot)
     limits = LATENT_LIMITS
     return {
         "name": holder.name,
+        "models": [
+            {"name": name, "conditional": bool(other.generator.classes)}
+            for name, other in registry.holders.items()
+        ],
+        "default_model": registry.default.name,
+        "conditional": bool(g.classes),
+        "classes": list(g.classes),
         "dataset": g.metadata.get("dataset"),
         "created": g.metadata.get("created"),
         "resolutions": list(g.resolutions),
@@ -238,7 +264,9 @@ def model_info(holder: ModelHolder) -> dict[str, Any]:
         "colors": [
             {
                 "name": name,
-                "available": name == "original" or prototypes is not None,
+                "available": name in g.classes
+                if g.classes
+                else name == "original" or prototypes is not None,
                 "success_rate": rates.get(name),
             }
             for name in COLORS

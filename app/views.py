@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from werkzeug.exceptions import HTTPException
 
 from app import service
-from app.model import ModelHolder, Snapshot
+from app.model import ModelHolder, ModelRegistry, Snapshot
 from progan.errors import ProganError
 
 bp = Blueprint("studio", __name__)
@@ -23,8 +23,13 @@ CACHE_FOREVER = "public, max-age=31536000, immutable"
 CACHE_REVALIDATE = "no-cache"
 
 
+def registry() -> ModelRegistry:
+    return current_app.extensions["progan_models"]
+
+
 def holder() -> ModelHolder:
-    return current_app.extensions["progan_model"]
+    """The model this request names with ``?model=`` (the default one without it)."""
+    return registry().get(request.args.get("model"))
 
 
 def cached(snapshot: Snapshot, item: service.ImageRequest) -> Response:
@@ -60,12 +65,12 @@ def interpolation_page() -> str:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return jsonify(status="ok", model=holder().name)
+    return jsonify(status="ok", model=registry().default.name, models=list(registry().holders))
 
 
 @bp.get("/api/model")
 def model_info() -> Response:
-    response = jsonify(service.model_info(holder()))
+    response = jsonify(service.model_info(holder(), registry()))
     response.headers["Cache-Control"] = "no-cache"
     return response
 

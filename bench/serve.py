@@ -82,7 +82,7 @@ def serve(model: str, threads: int) -> None:
     from app import create_app
 
     app = create_app({"MODEL_PATH": model})
-    holder = app.extensions["progan_model"]
+    holder = app.extensions["progan_models"].default
     holder.warm_up()
     app.register_blueprint(naive_blueprint(holder))
     # Eight clients on fewer threads queue by design; waitress would warn on every request.

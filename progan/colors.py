@@ -60,7 +60,7 @@ from config import (
     ColorEvaluationConfig,
 )
 from progan.errors import ProganError
-from progan.export import PROTOTYPES_JSON
+from progan.export import COLORS_JSON, PROTOTYPES_JSON
 from progan.latent import SEED_RECIPE, check_images, check_res, default_label, seed_latents
 
 CLASSES: tuple[str, ...] = tuple(COLOR_HUES)
@@ -417,11 +417,17 @@ def save_prototypes(g: Any, prototypes: Prototypes) -> Path:
             f"prototypes of size {prototypes.latent_dim} do not fit a model of size {g.latent_dim}"
         )
     data = prototypes.to_json()
-    target = Path(g.path) / PROTOTYPES_JSON
+    target = write_json_atomically(Path(g.path) / PROTOTYPES_JSON, data)
+    g.prototypes = data
+    return target
+
+
+def write_json_atomically(target: Path, data: Any) -> Path:
+    """``data`` as JSON in ``target``, by a synced temporary file renamed over it."""
     temporary: str | None = None
     try:
         descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=".prototypes-", suffix=".tmp"
+            dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp"
         )
         with os.fdopen(descriptor, "w") as handle:
             json.dump(data, handle, indent=1)
@@ -434,7 +440,6 @@ def save_prototypes(g: Any, prototypes: Prototypes) -> Path:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
         raise ProganError(f"cannot write {target}: {err}") from err
-    g.prototypes = data
     return target
 
 
@@ -647,6 +652,20 @@ def color_report(
         )
     )
     return report
+
+
+def save_color_figures(g: Any, figures: dict[str, Any]) -> Path:
+    """Keep ``evaluate``'s color figures beside the model (``colors.json``), where the studio
+    shows them: a conditional model has no prototypes to carry its measured accuracy."""
+    return write_json_atomically(Path(g.path) / COLORS_JSON, figures)
+
+
+def read_color_figures(folder: str | Path) -> dict[str, Any] | None:
+    """The figures :func:`save_color_figures` wrote, or None (never evaluated, or unreadable)."""
+    try:
+        return json.loads((Path(folder) / COLORS_JSON).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _counts_text(counts: Counter[str]) -> str:

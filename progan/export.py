@@ -26,6 +26,8 @@ from progan.resolution import Shape, format_res, parse_res, stage_shapes
 MODEL_JSON = "model.json"
 WEIGHTS = "generator.npz"
 PROTOTYPES_JSON = "prototypes.json"
+# What ``python -m progan evaluate`` measured of the model's colors (accuracy per color, ...).
+COLORS_JSON = "colors.json"
 EXPORT_FORMAT = 1
 # Keys of model.json that write_export sets itself; the rest is the caller's information.
 GENERATED_KEYS = ("format", "network", "stages", "resolutions", "created", "weights_dtype")

@@ -7,6 +7,7 @@ input must be a 4xx with a JSON message, never a 500.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import threading
@@ -18,7 +19,8 @@ from PIL import Image, ImageSequence
 
 from app import __main__ as app_main
 from app import create_app
-from config import COLORS
+from app.model import shipped_models
+from config import COLORS, SHIFT_METHOD
 from progan import colors, latent
 from progan.cli import run
 from progan.errors import ProganError
@@ -49,7 +51,7 @@ def colored(colored_model: Path):
 
 
 def served_generator(client):
-    return client.application.extensions["progan_model"].generator
+    return client.application.extensions["progan_models"].default.generator
 
 
 def decode_png(response) -> np.ndarray:
@@ -90,7 +92,7 @@ def test_api_model_without_prototypes(plain) -> None:
 
 def test_api_model_lists_measured_success_rates(colored) -> None:
     info = colored.get("/api/model").get_json()
-    rates = colors.load_prototypes(served_generator(colored)).success_rates
+    rates = colors.load_prototypes(served_generator(colored)).rates(SHIFT_METHOD)
     assert all(c["available"] for c in info["colors"])
     assert {c["name"]: c["success_rate"] for c in info["colors"]} == {"original": None, **rates}
     assert info["prototypes"] == {
@@ -412,7 +414,11 @@ def test_pages_load_bootstrap_from_this_server(plain) -> None:
 
 
 def test_healthz(plain) -> None:
-    assert plain.get("/healthz").get_json() == {"status": "ok", "model": "plain"}
+    assert plain.get("/healthz").get_json() == {
+        "status": "ok",
+        "model": "plain",
+        "models": ["plain"],
+    }
 
 
 def test_create_app_needs_a_model(tmp_path: Path) -> None:
@@ -431,7 +437,7 @@ def test_python_m_app_serves_with_waitress_on_localhost(plain_model, monkeypatch
     ((app, kwargs),) = calls
     assert kwargs == {"host": "127.0.0.1", "port": 5000, "threads": 4}
     assert not app.debug
-    assert app.extensions["progan_model"].generator is load_generator(plain_model)
+    assert app.extensions["progan_models"].default.generator is load_generator(plain_model)
 
 
 @pytest.mark.parametrize(
@@ -448,3 +454,81 @@ def test_python_m_app_bad_flags_are_one_line(argv, fragment: str, capsys) -> Non
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err
+
+
+# Several models, conditional ones among them -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def conditional_model(tmp_path_factory) -> Path:
+    network = dataclasses.replace(NETWORK, classes=("blue", "green", "original", "red", "white"))
+    folder = tmp_path_factory.mktemp("studio") / "cond" / "export"
+    write_random_export(folder, network, STAGES, seed=3)
+    return folder.parent
+
+
+@pytest.fixture(scope="module")
+def both(plain_model: Path, conditional_model: Path):
+    return create_app({"MODEL_PATH": [str(plain_model), str(conditional_model)]}).test_client()
+
+
+def test_models_are_picked_by_name_and_an_unknown_one_lists_the_served(both) -> None:
+    info = both.get("/api/model").get_json()
+    assert info["name"] == "plain" and info["default_model"] == "plain"
+    assert info["models"] == [
+        {"name": "plain", "conditional": False},
+        {"name": "cond", "conditional": True},
+    ]
+    picked = both.get("/api/model?model=cond").get_json()
+    assert picked["name"] == "cond" and picked["conditional"] is True
+    assert picked["classes"] == ["blue", "green", "original", "red", "white"]
+    assert all(c["available"] for c in picked["colors"])  # labels need no prototypes
+    message = error_message(both.get("/api/model?model=nope"), 404)
+    assert "'nope' is not served here; choose one of plain, cond" in message
+    error_message(both.get("/generate/40x24/1/original?model=nope"), 404)
+    assert both.get("/healthz").get_json()["models"] == ["plain", "cond"]
+
+
+def test_a_conditional_model_draws_the_color_as_its_label(both, conditional_model: Path) -> None:
+    g = load_generator(conditional_model)
+    z = latent.seed_latents([42], g.latent_dim)
+    for color in COLORS:
+        image = decode_png(both.get(f"/generate/40x24/42/{color}?model=cond"))
+        np.testing.assert_array_equal(image, g.render(z, "40x24", labels=color)[0])
+    plain_image = decode_png(both.get("/generate/40x24/42/original"))
+    assert not np.array_equal(
+        plain_image, decode_png(both.get("/generate/40x24/42/original?model=cond"))
+    )
+    gif = both.get("/interpolate/40x24/1/2.gif?frames=3&model=cond")
+    assert gif.status_code == 200 and gif.mimetype == "image/gif"
+
+
+def test_measured_accuracy_of_a_conditional_model_is_shown(
+    conditional_model: Path, tmp_path
+) -> None:
+    folder = Path(shutil.copytree(conditional_model, tmp_path / "cond"))
+    client = create_app({"MODEL_PATH": str(folder)}).test_client()
+    assert all(c["success_rate"] is None for c in client.get("/api/model").get_json()["colors"])
+    g = load_generator(folder)
+    colors.save_color_figures(g, {"accuracy_red": 0.99, "accuracy_green": 0.97})
+    rates = {c["name"]: c["success_rate"] for c in client.get("/api/model").get_json()["colors"]}
+    assert rates == {"original": None, "red": 0.99, "green": 0.97, "blue": None, "white": None}
+
+
+def test_a_color_the_conditional_model_lacks_is_a_404(tmp_path) -> None:
+    network = dataclasses.replace(NETWORK, classes=("red", "white"))
+    write_random_export(tmp_path / "two", network, STAGES)
+    client = create_app({"MODEL_PATH": str(tmp_path / "two")}).test_client()
+    assert "it draws red, white" in error_message(client.get("/generate/40x24/1/blue"), 404)
+    info = client.get("/api/model").get_json()
+    assert [c["available"] for c in info["colors"]] == [False, True, False, False, True]
+
+
+def test_every_export_under_checkpoints_is_found(tmp_path, plain_model: Path) -> None:
+    root = tmp_path / "checkpoints"
+    shutil.copytree(plain_model, root / "export")
+    shutil.copytree(root / "export", root / "second" / "export")
+    shutil.copytree(root / "export", root / "bare")
+    (root / "notes").mkdir()
+    assert shipped_models(root) == [root, root / "bare", root / "second"]
+    assert shipped_models(tmp_path / "missing") == []

@@ -8,6 +8,7 @@ also fail on any console error or uncaught exception in the page.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from PIL import Image, ImageSequence
 from playwright.sync_api import sync_playwright
 
 from app import create_app
-from tests.browser_helpers import LiveServer, launch_chromium, make_model, wait_for_image
+from tests.browser_helpers import NETWORK, LiveServer, launch_chromium, make_model, wait_for_image
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -96,6 +97,50 @@ def route(url: str) -> str:
 
 
 # Generate page -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory) -> Iterator[str]:
+    """An unconditional model with prototypes (the default) and a conditional one."""
+    root = tmp_path_factory.mktemp("two")
+    plain = make_model(root / "plain", prototypes=True)
+    classes = ("blue", "green", "original", "red", "white")
+    conditional = make_model(root / "cond", network=dataclasses.replace(NETWORK, classes=classes))
+    with LiveServer(create_app({"MODEL_PATH": [str(plain), str(conditional)]})) as live:
+        yield live.url
+
+
+def test_pick_the_conditional_model_and_see_seed_42_in_every_color(chromium, two_models) -> None:
+    tab = Tab(chromium, two_models)
+    try:
+        tab.open("/?res=40x24&seed=42")
+        page = tab.page
+        wait_for_image(page, "#result")
+        assert route(src(tab, "#result")) == "/generate/40x24/42/original"
+        with page.expect_navigation():
+            page.select_option("#model-select", "cond")
+        page.wait_for_function("document.querySelector('#res').options.length > 0")
+        assert "model=cond" in query(tab) and page.input_value("#seed") == "42"
+        assert "(by label)" in page.inner_text("#model-select")
+        page.click("label[for=view-colors]")  # the one click
+        page.wait_for_function(
+            "[...document.querySelectorAll('#colors img')].length === 5 && "
+            "[...document.querySelectorAll('#colors img')].every(i => i.complete && i.naturalWidth)"
+        )
+        routes = page.locator("#colors img").evaluate_all("imgs => imgs.map(i => i.src)")
+        assert [route(url) for url in routes] == [
+            f"/generate/40x24/42/{color}?model=cond"
+            for color in ("original", "red", "green", "blue", "white")
+        ]
+        labels = page.locator("#colors .seed-label").all_inner_texts()
+        assert labels == ["original", "red", "green", "blue", "white"]
+        pixels = [page.evaluate(PIXELS, f"#colors .col:nth-child({i}) img") for i in (1, 2)]
+        assert pixels[0] != pixels[1]
+        assert "view=colors" in query(tab) and "model=cond" in query(tab)
+        assert "class label" in page.inner_text("#color-help")
+        assert tab.problems == []
+    finally:
+        tab.context.close()
 
 
 def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:

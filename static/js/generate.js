@@ -1,6 +1,6 @@
-// The generate page: one seed in one color, or a grid of consecutive seeds for browsing.
-// Generating sets each <img> src to the /generate route; the state (res, seed, color, view)
-// lives in the query string.
+// The generate page: one seed in one color, a grid of consecutive seeds for browsing, or one
+// seed in every color side by side. Generating sets each <img> src to the /generate route; the
+// state (res, seed, color, view, and the model when one is picked) lives in the query string.
 
 import {
   fillResolutions,
@@ -27,6 +27,8 @@ const errorBox = $("error");
 const single = $("single");
 const result = $("result");
 const grid = $("grid");
+const colorRow = $("colors");
+let model = null;
 const caption = $("caption");
 const details = $("details");
 const download = $("download");
@@ -35,20 +37,28 @@ function view() {
   return form.elements.view.value;
 }
 
-function fillColors(model, wanted) {
+function fillColors(wanted) {
+  const missing = model.conditional ? "not a class of this model" : "needs prototypes";
+  const word = model.conditional ? "accurate" : "hit";
   colorSelect.replaceChildren(
     ...model.colors.map((color) => {
-      const rate = color.success_rate == null ? "" : ` (${Math.round(color.success_rate * 100)}% hit)`;
-      const label = color.available ? `${color.name}${rate}` : `${color.name} (needs prototypes)`;
+      const rate =
+        color.success_rate == null ? "" : ` (${Math.round(color.success_rate * 100)}% ${word})`;
+      const label = color.available ? `${color.name}${rate}` : `${color.name} (${missing})`;
       const option = new Option(label, color.name);
       option.disabled = !color.available;
       return option;
     }),
   );
   const usable = model.colors.some((c) => c.name === wanted && c.available);
-  colorSelect.value = usable ? wanted : "original";
+  const first = model.colors.find((c) => c.available);
+  colorSelect.value = usable ? wanted : first.name;
   const help = $("color-help");
-  if (model.prototypes.available) {
+  if (model.conditional) {
+    help.textContent =
+      "This model draws each color as its class label, so an item keeps its shape in every " +
+      "color; the rate is how often the classifier sees the color asked for.";
+  } else if (model.prototypes.available) {
     help.textContent =
       `Colors shift the latent by prototypes measured at ${model.prototypes.res}; ` +
       "the rate is how often the shifted image is classified as that color.";
@@ -69,12 +79,16 @@ function generate() {
     return;
   }
   writeState({ res, seed, color, view: view() });
-  single.classList.toggle("d-none", view() !== "single");
-  grid.classList.toggle("d-none", view() !== "grid");
-  download.classList.toggle("d-none", view() !== "single");
+  const shown = view() !== "single" && seedNumber(seed) === null ? "single" : view();
+  single.classList.toggle("d-none", shown !== "single");
+  grid.classList.toggle("d-none", shown !== "grid");
+  colorRow.classList.toggle("d-none", shown !== "colors");
+  download.classList.toggle("d-none", shown !== "single");
   updateBrowse(seed);
-  if (view() === "grid" && seedNumber(seed) !== null) {
+  if (shown === "grid") {
     showGrid(res, seedNumber(seed), color);
+  } else if (shown === "colors") {
+    showColors(res, seedNumber(seed));
   } else {
     showSingle(res, seed, color);
   }
@@ -98,29 +112,46 @@ async function showSingle(res, seed, color) {
   }
 }
 
-async function showGrid(res, first, color) {
+function showGrid(res, first, color) {
   const start = Math.min(first, SEED_MAX - GRID_SIZE + 1);
   const seeds = Array.from({ length: GRID_SIZE }, (_, i) => start + i);
   caption.textContent = `seeds ${seeds[0]}–${seeds[GRID_SIZE - 1]} · ${res} · ${color}`;
+  const items = seeds.map((seed) => ({ seed, color, label: `seed ${seed}` }));
+  return showCells(grid, res, items);
+}
+
+/** The same seed in every color the model can draw, side by side. */
+function showColors(res, seed) {
+  caption.textContent = `seed ${seed} · ${res} · every color`;
+  const items = model.colors
+    .filter((c) => c.available)
+    .map((c) => ({ seed, color: c.name, label: c.name }));
+  return showCells(colorRow, res, items);
+}
+
+/** Fill ``container`` with one clickable image per item; a click opens that image alone. */
+async function showCells(container, res, items) {
   details.textContent = "Choose an image to open it alone.";
   setLink(download, null);
   const template = $("grid-cell");
-  const cells = seeds.map((seed) => {
+  const cells = items.map((item) => {
     const cell = template.content.firstElementChild.cloneNode(true);
-    const img = cell.querySelector("img");
-    img.alt = `Seed ${seed}`;
-    cell.querySelector(".seed-label").textContent = `seed ${seed}`;
+    cell.querySelector("img").alt = `Seed ${item.seed}, ${item.color}`;
+    cell.querySelector(".seed-label").textContent = item.label;
     setRatio(cell.querySelector(".image-frame"), res);
     cell.querySelector("button").addEventListener("click", () => {
-      seedInput.value = String(seed);
+      seedInput.value = String(item.seed);
+      colorSelect.value = item.color;
       $("view-single").checked = true;
       generate();
     });
     return cell;
   });
-  grid.replaceChildren(...cells);
+  container.replaceChildren(...cells);
   const outcomes = await Promise.all(
-    cells.map((cell, i) => loadImage(cell.querySelector("img"), routes.generate(res, seeds[i], color))),
+    cells.map((cell, i) =>
+      loadImage(cell.querySelector("img"), routes.generate(res, items[i].seed, items[i].color)),
+    ),
   );
   const failed = outcomes.find((outcome) => outcome.ok === false);
   if (failed) showError(errorBox, failed.message);
@@ -145,7 +176,6 @@ function browse(direction) {
 }
 
 async function init() {
-  let model;
   try {
     model = await loadModel();
   } catch (err) {
@@ -154,15 +184,16 @@ async function init() {
   }
   const state = readState({ res: "", seed: "", color: "original", view: "single" });
   fillResolutions(resSelect, model, state.res);
-  fillColors(model, state.color);
+  fillColors(state.color);
   seedInput.value = state.seed || randomSeed();
-  $(state.view === "grid" ? "view-grid" : "view-single").checked = true;
+  const views = { grid: "view-grid", colors: "view-colors" };
+  $(views[state.view] || "view-single").checked = true;
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     generate();
   });
-  for (const control of [resSelect, colorSelect, $("view-single"), $("view-grid")]) {
+  for (const control of [resSelect, colorSelect, $("view-single"), $("view-grid"), $("view-colors")]) {
     control.addEventListener("change", generate);
   }
   $("random").addEventListener("click", () => {

@@ -6,17 +6,25 @@ export const SEED_MAX = 4294967295;
 // The model's version from /api/model. Images are cached for a year without asking again, so
 // their URLs carry it (the server ignores it): a new model or new prototypes mean new URLs.
 let version = "";
+// The served model this page shows (?model=NAME); empty for the studio's default model.
+const modelName = new URLSearchParams(window.location.search).get("model") || "";
+
+/** The query of an image or API URL: the model when one is picked, then the rest. */
+function query(params = {}) {
+  const all = new URLSearchParams(modelName ? { model: modelName, ...params } : params);
+  return all.toString();
+}
 
 /** URLs of the image routes; every part is encoded, so any text the user typed reaches the
  * server, which answers bad input with a JSON message that the page shows. */
 export const routes = {
   generate: (res, seed, color) =>
-    `${root}/generate/${enc(res)}/${enc(seed)}/${enc(color)}?v=${version}`,
+    `${root}/generate/${enc(res)}/${enc(seed)}/${enc(color)}?${query({ v: version })}`,
   between: (res, a, b, t) =>
-    `${root}/interpolate/${enc(res)}/${enc(a)}/${enc(b)}/${enc(t)}?v=${version}`,
+    `${root}/interpolate/${enc(res)}/${enc(a)}/${enc(b)}/${enc(t)}?${query({ v: version })}`,
   gif: (res, a, b, frames, delay) =>
     `${root}/interpolate/${enc(res)}/${enc(a)}/${enc(b)}.gif?` +
-    new URLSearchParams({ frames, delay, v: version }),
+    query({ frames, delay, v: version }),
 };
 
 function enc(part) {
@@ -24,14 +32,31 @@ function enc(part) {
 }
 
 export async function loadModel() {
-  const response = await fetch(`${root}/api/model`);
+  const response = await fetch(`${root}/api/model?${query()}`);
   if (!response.ok) {
     throw new Error(await errorText(response));
   }
   const model = await response.json();
   version = model.version;
   describeModel(model);
+  fillModels(model);
   return model;
+}
+
+/** The navigation bar's model picker: switching reloads the page on the other model, keeping
+ * the rest of the page's state. */
+function fillModels(model) {
+  const select = document.getElementById("model-select");
+  select.replaceChildren(
+    ...model.models.map((m) => new Option(m.conditional ? `${m.name} (by label)` : m.name, m.name)),
+  );
+  select.value = model.name;
+  select.closest(".model-picker").classList.toggle("d-none", model.models.length < 2);
+  select.onchange = () => {
+    const params = new URLSearchParams(window.location.search);
+    params.set("model", select.value);
+    window.location.search = params.toString();
+  };
 }
 
 function describeModel(model) {
@@ -75,10 +100,10 @@ export function readState(defaults) {
   return state;
 }
 
-/** Put the state into the address bar without a reload, so the view can be shared. */
+/** Put the state (and the picked model) into the address bar without a reload, so the view
+ * can be shared. */
 export function writeState(state) {
-  const query = new URLSearchParams(state).toString();
-  window.history.replaceState(null, "", `${window.location.pathname}?${query}`);
+  window.history.replaceState(null, "", `${window.location.pathname}?${query(state)}`);
 }
 
 export function randomSeed() {
