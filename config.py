@@ -133,6 +133,9 @@ class TrainConfig:
     mixed_precision: str = "off"
     strategy: str = "default"
     resume: bool = False
+    # An export whose training state (G, D, EMA G, counters) this run starts from, on any
+    # machine (train.py --from); empty for a run from scratch.
+    start_from: str = ""
     command: str = ""
 
 

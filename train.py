@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from config import (
+    DATA_ROOT,
     PRESETS,
     LossConfig,
     NetworkConfig,
@@ -41,6 +42,13 @@ def build_parser() -> Parser:
     p.add_argument("--out", help=f"run folder (default {DEFAULT_OUT})")
     p.add_argument("--data-root", help="where named data sets and caches live (default data/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--from",
+        dest="from_export",
+        metavar="EXPORT",
+        help="start a new run in --out from an export's phase-end training state (a run folder, "
+        "an export folder, or checkpoints for the shipped model), e.g. to grow it further",
+    )
     p.add_argument(
         "--labels",
         action="store_true",
@@ -91,7 +99,16 @@ def build_parser() -> Parser:
 
 def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     out = Path(args.out) if args.out else DEFAULT_OUT
-    if args.resume:
+    start_from = ""
+    if args.from_export:
+        if args.resume:
+            raise ProganError("give --resume (the run in --out) or --from EXPORT, not both")
+        if args.preset or args.base:
+            raise ProganError("--from keeps the export's network; drop --preset and --base")
+        cfg, start_from = exported_config(args.from_export)
+        # Paths of the machine the export was trained on mean nothing here.
+        cfg = dataclasses.replace(cfg, data_root=str(DATA_ROOT))
+    elif args.resume:
         saved = out / "config.json"
         if not saved.is_file():
             raise ProganError(
@@ -132,7 +149,7 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     max_res = changes.get("max_res", cfg.max_res)
     if args.base:
         base = parse_res(args.base)
-    elif args.resume:
+    elif args.resume or start_from:
         base = cfg.network.base
     else:
         base = base_for(max_res)
@@ -158,10 +175,11 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         **changes,
         out=str(out),  # a run folder may have moved since it was started
         resume=args.resume,
+        start_from=start_from,
         network=cfg.network.with_base(base),
         schedule=dataclasses.replace(cfg.schedule, **schedule),
         optimizer=optimizer,
-        command=command if not args.resume else f"{cfg.command}; {command}",
+        command=f"{cfg.command}; {command}" if args.resume or start_from else command,
     )
 
 
@@ -176,9 +194,27 @@ def parse_batch_sizes(text: str, defaults: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(given) + tuple(defaults[len(given) :])
 
 
+def exported_config(path: str) -> tuple[TrainConfig, str]:
+    """The settings of the run that wrote the export at ``path``, and the export's folder."""
+    from progan.export import MODEL_JSON, resolve_export_dir
+
+    folder = resolve_export_dir(path).resolve()
+    training = json.loads((folder / MODEL_JSON).read_text()).get("training")
+    if not training:
+        raise ProganError(
+            f"{folder} holds no training state (an export from before --from existed, or "
+            "render-only); continue its run folder with --resume instead"
+        )
+    return config_from_dict(dict(training["config"])), str(folder)
+
+
 def load_config(path: Path) -> TrainConfig:
     """The settings a run was started with (its config.json), as dataclasses again."""
-    data = json.loads(path.read_text())
+    return config_from_dict(json.loads(path.read_text()))
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    """``dataclasses.asdict`` of a TrainConfig, as dataclasses again (lists become tuples)."""
     network = data.pop("network")
     schedule = data.pop("schedule")
     return TrainConfig(

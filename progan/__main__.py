@@ -365,7 +365,13 @@ def add_export(commands: Any) -> None:
     )
     add_model_flag(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="the new export folder")
-    parser.add_argument("--float16", action="store_true", help="half-size float16 weights")
+    parser.add_argument(
+        "--float16",
+        action="store_true",
+        help="half-size float16 weights (a run continued from them with train.py --from starts "
+        "from weights rounded to float16)",
+    )
+    parser.add_argument("--name", help="the model's name in the studio and /healthz")
     parser.set_defaults(handler=export_model)
 
 
@@ -373,7 +379,8 @@ def export_model(args: argparse.Namespace) -> int:
     load_model(args.model)  # a broken model fails here with a clear message
     from progan.export import copy_export
 
-    out = copy_export(args.model, args.out, "float16" if args.float16 else "float32")
+    extra = {"name": args.name} if args.name else None
+    out = copy_export(args.model, args.out, "float16" if args.float16 else "float32", extra)
     print(f"wrote {out}")
     return 0
 

@@ -25,6 +25,9 @@ from progan.resolution import Shape, format_res, parse_res, stage_shapes
 
 MODEL_JSON = "model.json"
 WEIGHTS = "generator.npz"
+# The live G and the critic D at the export's phase end, so that ``train.py --from EXPORT``
+# carries the run on anywhere; the EMA G is generator.npz itself. Absent in render-only exports.
+TRAINING_STATE = "training_state.npz"
 PROTOTYPES_JSON = "prototypes.json"
 # What ``python -m progan evaluate`` measured of the model's colors (accuracy per color, ...).
 COLORS_JSON = "colors.json"
@@ -68,12 +71,14 @@ def write_export(
     stages: int,
     info: dict[str, Any] | None = None,
     dtype: str = "float32",
+    state: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write ``generator``'s first ``stages`` stages to ``folder``, replacing it atomically.
 
     The files go to a sibling temporary folder that is renamed over the old export, so a reader
     (or a crash) never sees a half-written export. Whatever else the old folder held goes with
-    it: prototypes belong to the weights they were computed for.
+    it: prototypes belong to the weights they were computed for. ``state`` (arrays by name, see
+    :data:`TRAINING_STATE`) is stored in ``dtype`` too.
     """
     folder = Path(folder)
     shapes = stage_shapes(generator.net.base, stages)
@@ -93,6 +98,8 @@ def write_export(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     np.savez(tmp / WEIGHTS, **weights)
+    if state is not None:
+        np.savez(tmp / TRAINING_STATE, **{k: np.asarray(v, dtype) for k, v in state.items()})
     (tmp / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -109,15 +116,37 @@ def generator_weights(generator, stages: int) -> list:
     return [v for layer in layers for v in layer.weights]
 
 
-def copy_export(source: str | Path | None, folder: str | Path, dtype: str = "float32") -> Path:
+def copy_export(
+    source: str | Path | None,
+    folder: str | Path,
+    dtype: str = "float32",
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write the export at ``source`` (a run or export folder) anew to ``folder``, e.g. as
-    float16 for shipping; prototypes computed for it come along."""
+    float16 for shipping, with ``extra`` keys (a ``name``) added to its model.json; prototypes
+    computed for it and its training state come along."""
     g = load_generator(source)
-    info = {k: v for k, v in g.metadata.items() if k not in GENERATED_KEYS}
-    out = write_export(folder, g.network, g.stages, info, dtype)
+    info = {k: v for k, v in g.metadata.items() if k not in GENERATED_KEYS} | (extra or {})
+    state = read_training_state(g.path) if (g.path / TRAINING_STATE).is_file() else None
+    out = write_export(folder, g.network, g.stages, info, dtype, state)
     if (g.path / PROTOTYPES_JSON).is_file() and dtype == g.metadata.get("weights_dtype"):
         shutil.copy2(g.path / PROTOTYPES_JSON, out / PROTOTYPES_JSON)
     return out
+
+
+def read_training_state(folder: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an export's :data:`TRAINING_STATE`, or a ProganError saying it has none."""
+    path = Path(folder) / TRAINING_STATE
+    try:
+        with np.load(path) as archive:
+            return dict(archive)
+    except FileNotFoundError:
+        raise ProganError(
+            f"{folder} has no {TRAINING_STATE}: it is a render-only export; continue from a run "
+            "folder's export/ or from an export written by this version"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise ProganError(f"cannot read {path}: {err}") from err
 
 
 def write_random_export(

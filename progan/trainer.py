@@ -162,7 +162,9 @@ class Trainer:
         if cfg.resume:
             self.restore()
         else:
-            self.new_optimizers(self.phases[0])
+            if cfg.start_from:
+                self.start_from(Path(cfg.start_from))
+            self.new_optimizers(self.phases[min(self._phase(), len(self.phases) - 1)])
 
     # ----------------------------------------------------------------- set-up
     def _check_run_folder(self) -> None:
@@ -402,6 +404,42 @@ class Trainer:
             "resumed %s at %s, %d images shown", self.run_dir, path, int(self.images_shown.numpy())
         )
 
+    def start_from(self, folder: Path) -> None:
+        """Take the weights and counters of an export's phase end (``train.py --from``).
+
+        G and D come from its training state, the EMA G from its weights (stages the export
+        has not reached keep their fresh initialisation); Adam starts afresh, as it does at
+        every phase start anyway.
+        """
+        meta = json.loads((folder / export.MODEL_JSON).read_text())
+        progress = meta.get("training") or {}
+        state = export.read_training_state(folder)
+        with np.load(folder / export.WEIGHTS) as archive:
+            ema = dict(archive)
+        targets = [(f"generator/{v.path}", v, state) for v in self.G.weights]
+        targets += [(f"discriminator/{v.path}", v, state) for v in self.D.weights]
+        targets += [(v.path, v, ema) for v in self.G_ema.weights]
+        for key, variable, arrays in targets:
+            if key in arrays:
+                if arrays[key].shape != tuple(variable.shape):
+                    raise ProganError(
+                        f"{folder}: {key} is {arrays[key].shape}, this run's network needs "
+                        f"{tuple(variable.shape)}; --from keeps the export's network settings"
+                    )
+                variable.assign(arrays[key].astype(np.float32))
+        if "phases_done" not in progress:
+            raise ProganError(f"{folder}/{export.MODEL_JSON} does not say where training stopped")
+        self.phase_index.assign(progress["phases_done"])
+        self.images_shown.assign(progress["images_shown"])
+        self.train_seconds.assign(progress["train_seconds"])
+        self.phase_shown.assign(0)
+        if self._phase() < len(self.phases):
+            self.alpha.assign(alpha_at(self.phases[self._phase()], 0))
+        log.info("starting from %s at %d images shown", folder, int(self.images_shown.numpy()))
+
+    def _phase(self) -> int:
+        return int(self.phase_index.numpy())
+
     def save(self) -> str:
         return self.manager.save(checkpoint_number=int(self.images_shown.numpy()))
 
@@ -529,7 +567,7 @@ class Trainer:
         samples.mkdir(exist_ok=True)
         name = f"{kimg:08.1f}kimg-{format_res(self.shapes[phase.stage])}-{phase.name}.png"
         Image.fromarray(grid).save(samples / name)
-        self.write_export(phase.stage + 1)
+        self.write_export(phase.stage + 1, phases_done=index + 1)
         scores = self.evaluate(phase.stage) if self.cfg.eval_images else {}
         for key, value in scores.items():
             tf.summary.scalar(f"eval/{key}", value, step=int(self.images_shown.numpy()))
@@ -587,7 +625,8 @@ class Trainer:
         scale = max(1, 96 // images.shape[1])
         return image_grid(images.repeat(scale, axis=1).repeat(scale, axis=2), columns=cols)
 
-    def write_export(self, stages: int) -> Path:
+    def write_export(self, stages: int, phases_done: int) -> Path:
+        """The EMA G for rendering, plus the training state of this phase end (``--from``)."""
         info = {
             "dataset": self.source.name,
             "images_shown": int(self.images_shown.numpy()),
@@ -595,5 +634,13 @@ class Trainer:
             "preset": self.cfg.preset,
             "command": self.cfg.command,
             "seed": self.cfg.seed,
+            "training": {
+                "phases_done": phases_done,
+                "images_shown": int(self.images_shown.numpy()),
+                "train_seconds": float(self.train_seconds.numpy()),
+                "config": dataclasses.asdict(self.cfg),
+            },
         }
-        return export.write_export(self.run_dir / "export", self.G_ema, stages, info)
+        state = {f"generator/{v.path}": v.numpy() for v in self.G.weights}
+        state |= {f"discriminator/{v.path}": v.numpy() for v in self.D.weights}
+        return export.write_export(self.run_dir / "export", self.G_ema, stages, info, state=state)

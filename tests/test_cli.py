@@ -348,14 +348,21 @@ def test_evaluate_prints_swd_beside_the_floor_and_writes_json(tmp_path, capsys):
 
 def test_export_command_writes_a_float16_copy(tmp_path, capsys):
     from config import NetworkConfig
+    from progan.export import TRAINING_STATE
 
     model = write_random_export(tmp_path / "m", NetworkConfig((3, 5), 16, (16, 16, 8)), 3)
-    assert (
-        cli.main(["export", "--model", str(model), "--out", str(tmp_path / "ship"), "--float16"])
-        == 0
-    )
+    state = {"generator/stem_dense/kernel": np.linspace(0, 1, 6, dtype=np.float32)}
+    np.savez(model / TRAINING_STATE, **state)  # as a trainer's phase-end export has it
+    argv = ["export", "--model", str(model), "--out", str(tmp_path / "ship"), "--float16"]
+    assert cli.main([*argv, "--name", "laundry-80x48"]) == 0
     shipped = load_generator(tmp_path / "ship")
     assert shipped.metadata["weights_dtype"] == "float16"
+    assert shipped.metadata["name"] == "laundry-80x48"
+    with np.load(tmp_path / "ship" / TRAINING_STATE) as copied:  # travels along, as float16
+        assert copied["generator/stem_dense/kernel"].dtype == np.float16
+        np.testing.assert_allclose(
+            copied["generator/stem_dense/kernel"], state["generator/stem_dense/kernel"], atol=1e-3
+        )
     assert shipped.metadata["dataset"] == "random" and shipped.resolutions[-1] == "20x12"
     z = latent.seed_latents([1, 2], 16)
     diff = shipped.render(z, "20x12").astype(int) - load_generator(model).render(z, "20x12")

@@ -203,6 +203,48 @@ def test_a_checkpoint_from_before_labels_resumes_and_grows(image_folder, tmp_pat
     assert progan.load_generator(run).resolutions == ["5x3", "10x6", "20x12"]
 
 
+def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
+    """A run grown from its export's training state on another machine matches the same run
+    grown with --resume: same counters, same critic, same exported EMA generator."""
+    first = tiny_config(tmp_path / "first", image_folder, max_res=(6, 10))
+    Trainer(first).train()
+    shutil.copytree(tmp_path / "first", tmp_path / "resumed")
+    resumed = Trainer(
+        tiny_config(tmp_path / "resumed", image_folder, max_res=(12, 20), resume=True)
+    )
+    resumed.train()
+    moved = tmp_path / "elsewhere" / "export"
+    shutil.copytree(tmp_path / "first" / "export", moved)  # the export alone travels
+    code = train.main(
+        ["--from", str(moved), "--out", str(tmp_path / "grown"), "--max-res", "20x12"]
+        + ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
+    )
+    assert code == 0
+    saved = json.loads((tmp_path / "grown" / "config.json").read_text())
+    assert saved["start_from"] == str(moved.resolve()) and saved["max_res"] == [12, 20]
+    grown = progan.load_generator(tmp_path / "grown")
+    assert grown.metadata["images_shown"] == resumed.images_shown.numpy() == 144 + 96
+    with np.load(tmp_path / "resumed" / "export" / "generator.npz") as a:
+        for key, value in np.load(tmp_path / "grown" / "export" / "generator.npz").items():
+            np.testing.assert_allclose(value, a[key], rtol=1e-4, atol=1e-5)
+    with np.load(tmp_path / "resumed" / "export" / "training_state.npz") as a:
+        state = np.load(tmp_path / "grown" / "export" / "training_state.npz")
+        assert sorted(state) == sorted(a) and any(k.startswith("discriminator/") for k in a)
+        for key in a:
+            np.testing.assert_allclose(state[key], a[key], rtol=1e-4, atol=1e-5)
+
+
+def test_from_needs_an_export_with_training_state(tmp_path):
+    old = REPO / "tests" / "fixtures" / "run_before_labels"
+    for argv, message in [
+        (["--from", str(old), "--out", str(tmp_path / "x")], "holds no training state"),
+        (["--from", str(old), "--resume"], "not both"),
+        (["--from", str(tmp_path), "--out", str(tmp_path / "y")], "is not a model"),
+    ]:
+        with pytest.raises(ProganError, match=message):
+            train.config_from_args(train.build_parser().parse_args(argv), argv)
+
+
 def test_export_holds_the_ema_weights(image_folder, tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
     folder = trainer.train()
