@@ -152,8 +152,8 @@ class Trainer:
         data_root = Path(cfg.data_root)
         self.source = open_source(cfg.data, data_root)
         self.cache = build_cache(self.source, self.shapes, data_root / "cache")
-        self._check_data()
         self.labels = self._class_labels() if cfg.labels else None
+        self._check_data()
         self.net = self.cfg.network
         self.phases = plan_phases(self.num_stages, self._phase_images())
         self._build_models()

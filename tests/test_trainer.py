@@ -295,13 +295,16 @@ def test_non_finite_loss_stops_with_a_clear_message(image_folder, tmp_path):
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(loose / "a.png")
     for args, message in [
         (["--data", str(empty), "--out", str(tmp_path / "r")], "has no images"),
         (["--max-res", "81x48x"], "WIDTHxHEIGHT"),
         (["--out", str(tmp_path / "nothing"), "--resume"], "nothing to resume"),
         (["--bogus"], "unrecognized arguments"),
         (
-            ["--data", str(empty.parent), "--out", str(tmp_path / "r2"), "--labels"],
+            ["--data", str(loose), "--out", str(tmp_path / "r2"), "--labels"],
             "outside class subfolders",
         ),
     ]:
