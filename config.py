@@ -187,6 +187,21 @@ class LatentLimits:
 
 
 @dataclass(frozen=True)
+class StudioLimits:
+    """How the studio keeps costly renders from starving the cheap routes.
+
+    A render of more than ``heavy_pixels`` (frames × width × height) is heavy; at most
+    ``heavy_slots`` run at once, so with the default four server threads two are always left
+    for pages, ``/healthz``, ``/api/model`` and single images. A heavy request beyond that is
+    answered at once with 503 and ``Retry-After``, not queued.
+    """
+
+    heavy_pixels: int = 8 * 80 * 48  # eight frames at 80x48
+    heavy_slots: int = 2
+    retry_after_s: int = 2
+
+
+@dataclass(frozen=True)
 class PrototypeConfig:
     """How ``python -m progan prototypes`` samples latents and measures the color shift."""
 
@@ -227,6 +242,7 @@ SHIFT_METHOD = "best"
 COLOR_CLASSIFIER = ColorClassifierConfig()
 COLOR_EVALUATION = ColorEvaluationConfig()
 LATENT_LIMITS = LatentLimits()
+STUDIO_LIMITS = StudioLimits()
 PROTOTYPES = PrototypeConfig()
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from app.model import ModelHolder, ModelRegistry, Snapshot
-from config import COLORS, LATENT_LIMITS, SHIFT_METHOD
+from config import COLORS, LATENT_LIMITS, SHIFT_METHOD, STUDIO_LIMITS, StudioLimits
 from progan import colors, latent
 from progan.errors import ProganError
+from progan.resolution import parse_res as shape_of
 
 # Longest number text turned into an int; longer ones are refused by their text alone (Python
 # refuses int() of very long strings, and no valid seed, frame count or delay is that long).
@@ -31,6 +33,35 @@ class RequestError(ProganError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Busy(ProganError):
+    """Every slot for heavy renders is taken: 503, try again after ``retry_after`` seconds."""
+
+    status = 503
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the studio is busy with other animations; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class HeavyBudget:
+    """At most ``slots`` heavy renders at once (:class:`config.StudioLimits`); the rest fail
+    fast with :class:`Busy` instead of taking the threads cheap requests need."""
+
+    def __init__(self, limits: StudioLimits = STUDIO_LIMITS) -> None:
+        self.limits = limits
+        self._slots = threading.BoundedSemaphore(limits.heavy_slots)
+
+    def render(self, item: ImageRequest, snapshot: Snapshot) -> bytes:
+        if item.pixels <= self.limits.heavy_pixels:
+            return item.render(snapshot)
+        if not self._slots.acquire(blocking=False):
+            raise Busy(self.limits.retry_after_s)
+        try:
+            return item.render(snapshot)
+        finally:
+            self._slots.release()
 
 
 # Input -------------------------------------------------------------------------------------------
@@ -136,6 +167,10 @@ class SeedImage:
     def filename(self) -> str:
         return f"seed{self.seed}-{self.res}-{self.color}.png"
 
+    @property
+    def pixels(self) -> int:
+        return math.prod(shape_of(self.res))
+
     def render(self, snapshot: Snapshot) -> bytes:
         """As ``colors.render_seeds``, with the snapshot's prototypes passed in explicitly."""
         g = snapshot.generator
@@ -161,6 +196,10 @@ class Between:
     def filename(self) -> str:
         return f"seed{self.seed_a}-seed{self.seed_b}-t{self.t:g}-{self.res}.png"
 
+    @property
+    def pixels(self) -> int:
+        return math.prod(shape_of(self.res))
+
     def render(self, snapshot: Snapshot) -> bytes:
         g = snapshot.generator
         return latent.encode_png(latent.render_at_t(g, self.seed_a, self.seed_b, self.t, self.res))
@@ -185,6 +224,10 @@ class Walk:
     @property
     def filename(self) -> str:
         return f"seed{self.seed_a}-seed{self.seed_b}-{self.res}-{self.frames}f.gif"
+
+    @property
+    def pixels(self) -> int:
+        return self.frames * math.prod(shape_of(self.res))
 
     def render(self, snapshot: Snapshot) -> bytes:
         return latent.render_gif_bytes(

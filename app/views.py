@@ -42,7 +42,8 @@ def cached(snapshot: Snapshot, item: service.ImageRequest) -> Response:
     if request.if_none_match.contains_weak(tag):
         response = Response(status=304)
     else:
-        response = Response(item.render(snapshot), mimetype=item.mimetype)
+        body = current_app.extensions["progan_heavy"].render(item, snapshot)
+        response = Response(body, mimetype=item.mimetype)
         response.headers["Content-Disposition"] = f'inline; filename="{item.filename}"'
     response.set_etag(tag)
     versioned = request.args.get("v") == snapshot.version
@@ -102,6 +103,13 @@ def interpolate_gif(res: str, seed_a: str, seed_b: str) -> Response:
 
 def error_json(message: str, status: int) -> tuple[Response, int]:
     return jsonify(error=message, status=status), status
+
+
+@bp.app_errorhandler(service.Busy)
+def busy(err: service.Busy) -> tuple[Response, int]:
+    response, status = error_json(str(err), 503)
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response, status
 
 
 @bp.app_errorhandler(ProganError)

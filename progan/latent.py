@@ -50,10 +50,12 @@ _SEED_PART = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 def check_seed(seed: Any) -> int:
     """An integer in ``[0, 2**32)`` or a :class:`ProganError`; ``True`` and ``1.0`` are refused."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ProganError(f"seed {seed!r} is not an integer in [0, {SEED_LIMIT})")
-    if not 0 <= seed < SEED_LIMIT:
-        raise ProganError(f"seed {seed} is outside [0, {SEED_LIMIT})")
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= seed < SEED_LIMIT
+    ):
+        raise ProganError(f"seed {seed!r} must be a whole number from 0 to {SEED_LIMIT - 1}")
     return int(seed)
 
 

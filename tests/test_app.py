@@ -189,15 +189,19 @@ BAD = [
     ("/generate/80x48/1/original", 404, "choose one of 5x3, 10x6, 20x12, 40x24"),
     ("/generate/big/1/original", 404, "choose one of 5x3, 10x6, 20x12, 40x24"),
     ("/generate/0x0/1/original", 404, "choose one of 5x3"),
-    ("/generate/40x24/4294967296/original", 400, "outside [0, 4294967296)"),
-    ("/generate/40x24/-1/original", 400, "not an integer in [0, 4294967296)"),
-    ("/generate/40x24/abc/original", 400, "'abc' is not an integer"),
-    ("/generate/40x24/1.5/original", 400, "not an integer"),
-    ("/generate/40x24/%D9%A3/original", 400, "not an integer"),  # an Arabic-Indic digit
+    (
+        "/generate/40x24/4294967296/original",
+        400,
+        "4294967296 must be a whole number from 0 to 4294967295",
+    ),
+    ("/generate/40x24/-1/original", 400, "seed '-1' must be a whole number from 0 to 4294967295"),
+    ("/generate/40x24/abc/original", 400, "'abc' must be a whole number from 0 to"),
+    ("/generate/40x24/1.5/original", 400, "must be a whole number"),
+    ("/generate/40x24/%D9%A3/original", 400, "must be a whole number"),  # an Arabic-Indic digit
     pytest.param(
         "/generate/40x24/" + "9" * 5000 + "/original",
         400,
-        "'99999999999999999999…' is not an",
+        "'99999999999999999999…' must be a whole number",
         id="5000-digit-seed",
     ),
     pytest.param("/interpolate/40x24/1/2/" + "0" * 3000 + "2", 400, "got '00000", id="long-t"),
@@ -208,7 +212,7 @@ BAD = [
     ("/interpolate/40x24/1/2/nan", 400, "t must be a number from 0 to 1"),
     ("/interpolate/40x24/1/2/inf", 400, "t must be a number from 0 to 1"),
     ("/interpolate/40x24/1/2/half", 400, "t must be a number from 0 to 1, got 'half'"),
-    ("/interpolate/40x24/1/x/0.5", 400, "seed 'x' is not an integer"),
+    ("/interpolate/40x24/1/x/0.5", 400, "seed 'x' must be a whole number from 0 to 4294967295"),
     ("/interpolate/9x9/1/2/0.5", 404, "choose one of"),
     ("/interpolate/40x24/1/2.gif?frames=1", 400, "frames must be an integer from 2 to 120"),
     ("/interpolate/40x24/1/2.gif?frames=121", 400, "frames must be an integer from 2 to 120"),
@@ -217,7 +221,11 @@ BAD = [
     ("/interpolate/40x24/1/2.gif?delay=10", 400, "delay (ms) must be an integer from 20 to 2000"),
     ("/interpolate/40x24/1/2.gif?delay=2001", 400, "from 20 to 2000, got 2001"),
     ("/interpolate/40x24/1/2.gif?delay=1.5", 400, "delay (ms) must be an integer"),
-    ("/interpolate/40x24/4294967296/2.gif", 400, "outside [0, 4294967296)"),
+    (
+        "/interpolate/40x24/4294967296/2.gif",
+        400,
+        "4294967296 must be a whole number from 0 to 4294967295",
+    ),
     ("/interpolate/80x48/1/2.gif", 404, "choose one of"),
     ("/generate/40x24/1", 404, "no such page or route"),
     ("/nowhere", 404, "no such page or route: /nowhere"),
@@ -532,3 +540,62 @@ def test_every_export_under_checkpoints_is_found(tmp_path, plain_model: Path) ->
     (root / "notes").mkdir()
     assert shipped_models(root) == [root, root / "bare", root / "second"]
     assert shipped_models(tmp_path / "missing") == []
+
+
+# Heavy renders are bounded -------------------------------------------------------------------
+
+
+def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
+    plain_model: Path, monkeypatch
+) -> None:
+    """Two slow GIFs hold both heavy slots of a 4-thread server: /healthz and a single PNG still
+    answer within 1 s, a third GIF gets 503 with Retry-After at once, the two GIFs finish."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.browser_helpers import LiveServer
+
+    app = create_app({"MODEL_PATH": str(plain_model)})
+    g = app.extensions["progan_models"].default.generator
+    budget = app.extensions["progan_heavy"]
+    fast = type(g).render
+
+    def slow_for_animations(latents, res, labels=None):
+        if len(latents) > 8:  # a GIF's frames, not a single image
+            time.sleep(2.0)
+        return fast(g, latents, res, labels)
+
+    monkeypatch.setattr(g, "render", slow_for_animations)
+    gif = "/interpolate/40x24/{}/2.gif?frames=40"  # 40 × 40 × 24 pixels: heavy
+
+    def get(url: str):
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(server.url + url, timeout=30) as response:
+                return response.status, dict(response.headers), response.read(), started
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read(), started
+
+    with LiveServer(app, threads=4) as server:
+        results: list = []
+        workers = [
+            threading.Thread(target=lambda s=s: results.append(get(gif.format(s)))) for s in (1, 3)
+        ]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + 10
+        while budget._slots._value > 0:  # both heavy slots taken
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        for url in ("/healthz", "/generate/40x24/5/original"):
+            status, _, _, started = get(url)
+            assert status == 200 and time.monotonic() - started < 1.0, url
+        status, headers, body, started = get(gif.format(7))
+        assert time.monotonic() - started < 1.0
+        assert status == 503 and headers["Retry-After"] == "2"
+        assert "busy with other animations" in json.loads(body)["error"]
+        for worker in workers:
+            worker.join()
+    assert sorted(r[0] for r in results) == [200, 200]

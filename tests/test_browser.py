@@ -222,7 +222,10 @@ def test_grid_view_comes_back_from_its_url(tab: Tab) -> None:
 
 @pytest.mark.parametrize(
     "seed, fragment",
-    [("4294967296", "outside [0, 4294967296)"), ("abc", "'abc' is not an integer")],
+    [
+        ("4294967296", "4294967296 must be a whole number from 0 to 4294967295"),
+        ("abc", "'abc' must be a whole number from 0 to"),
+    ],
 )
 def test_a_bad_seed_shows_the_servers_message(tab: Tab, seed: str, fragment: str) -> None:
     tab.open("/?res=40x24&seed=3")
@@ -310,6 +313,52 @@ def test_bad_gif_frames_show_the_servers_message(tab: Tab) -> None:
     error.wait_for(state="visible")
     assert "frames must be an integer from 2 to 120, got 500" in error.inner_text()
     assert page.locator("#gif-box").is_hidden()
+
+
+def test_a_bad_seed_is_asked_once_and_drops_the_earlier_gif(tab: Tab) -> None:
+    tab.open("/interpolation?res=20x12&a=3&b=9")
+    page = tab.page
+    wait_for_image(page, "#middle")
+    page.fill("#frames", "4")
+    page.click("#make-gif")
+    wait_for_image(page, "#gif")
+    assert page.locator("#download-gif").get_attribute("href")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/abc" in r.url else None)
+    page.fill("#seed-a", "abc")
+    page.locator("#seed-a").dispatch_event("change")
+    page.locator("#error").wait_for(state="visible")
+    page.wait_for_timeout(500)  # room for a second request, were one sent
+    routes = sorted(route(url) for url in asked)
+    assert routes == ["/generate/20x12/abc/original", "/interpolate/20x12/abc/9/0.50"]
+    assert page.locator("#gif-box").is_hidden()
+    link = page.locator("#download-gif")
+    assert link.get_attribute("href") is None and link.get_attribute("aria-disabled") == "true"
+
+
+def test_a_busy_studio_says_so_and_the_page_asks_again(chromium, tmp_path) -> None:
+    from config import StudioLimits
+
+    model = make_model(tmp_path / "model")
+    limits = StudioLimits(heavy_slots=0, retry_after_s=1)  # every GIF finds the budget full
+    with LiveServer(create_app({"MODEL_PATH": str(model), "STUDIO_LIMITS": limits})) as live:
+        tab = Tab(chromium, live.url)
+        try:
+            tab.open("/interpolation?res=40x24&a=3&b=9&frames=40")  # 38,400 pixels: heavy
+            page = tab.page
+            wait_for_image(page, "#middle")
+            asked: list[str] = []
+            page.on("request", lambda r: asked.append(r.url) if ".gif" in r.url else None)
+            page.click("#make-gif")
+            error = page.locator("#error")
+            error.wait_for(state="visible")
+            assert "busy with other animations" in error.inner_text()
+            assert "asking again in 1 s" in error.inner_text()
+            page.wait_for_function("document.querySelector('#make-gif').disabled === false")
+            assert len(asked) == 6  # the first request and five more, a second apart
+            assert "asking again" not in error.inner_text()
+        finally:
+            tab.context.close()
 
 
 # Both pages --------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ async function showSingle(res, seed, color) {
   setLink(download, null);
   result.alt = `Generated image of seed ${seed} at ${res}, color ${color}`;
   const url = routes.generate(res, seed, color);
-  const outcome = await loadImage(result, url);
+  const outcome = await loadImage(result, url, (message) => showError(errorBox, message));
   if (outcome.stale) return;
   if (outcome.ok) {
     setLink(download, url, `seed${seed}-${res}-${color}.png`);

@@ -57,10 +57,18 @@ function seedsMissing({ a, b }) {
   return true;
 }
 
+/** A GIF made for other seeds or another resolution is no longer what the page shows. */
+function dropGif() {
+  gifBox.classList.add("d-none");
+  gif.removeAttribute("src");
+  setLink(download, null);
+}
+
 function showEnds() {
   round += 1;
   const mine = round;
   showError(errorBox, "");
+  dropGif();
   const s = state();
   if (seedsMissing(s)) return;
   writeState(s);
@@ -96,13 +104,13 @@ async function makeGif() {
   setLink(download, null);
   const url = routes.gif(s.res, s.a, s.b, s.frames, s.delay);
   $("make-gif").disabled = true;
-  const outcome = await loadImage(gif, url);
+  const outcome = await loadImage(gif, url, (message) => showError(errorBox, message));
   $("make-gif").disabled = false;
   if (outcome.stale) return;
   if (outcome.ok) {
     setLink(download, url, `seed${s.a}-seed${s.b}-${s.res}-${s.frames}f.gif`);
   } else {
-    gifBox.classList.add("d-none");
+    dropGif();
     report(outcome, mine);
   }
 }

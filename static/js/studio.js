@@ -127,42 +127,68 @@ async function errorText(response) {
   }
 }
 
+/** How often a page asks again for an image the server was too busy to render (503). */
+const BUSY_RETRIES = 5;
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /**
  * Point an <img> at an image route and resolve when it settles: {ok: true} once loaded, or
- * {ok: false, message} with the server's JSON message (an <img> cannot read an error body, so
- * the URL is fetched once more to read it). A newer call on the same image wins; an older
- * one resolves as {stale: true}.
+ * {ok: false, message} with the server's JSON message. The route is fetched first, once, so an
+ * error's message is read from that one answer; a good answer lands in the browser's cache
+ * (image URLs carry the model version and are cached for good), where the <img> then finds it.
+ * A 503 (the studio is busy with heavy renders) is shown through ``onBusy`` and asked again
+ * after its Retry-After. A newer call on the same image wins; an older one resolves as
+ * {stale: true}.
  */
-export function loadImage(img, url) {
+export async function loadImage(img, url, onBusy = () => {}) {
   const frame = img.closest(".image-frame");
   const spinner = frame?.querySelector(".loading");
   const token = String(Number(img.dataset.token || 0) + 1);
   img.dataset.token = token;
+  const stale = () => img.dataset.token !== token;
   const settle = (busy) => {
     spinner?.classList.toggle("d-none", !busy);
     frame?.setAttribute("aria-busy", String(busy));
   };
+  const fail = (message) => {
+    settle(false);
+    img.removeAttribute("src");
+    return { ok: false, message };
+  };
   settle(true);
+  for (let attempt = 0; ; attempt += 1) {
+    let response;
+    try {
+      response = await fetch(url);
+    } catch (err) {
+      return stale() ? { stale: true } : fail(`the server could not be reached (${err.message})`);
+    }
+    if (stale()) return { stale: true };
+    if (response.status === 503 && attempt < BUSY_RETRIES) {
+      const wait = Number(response.headers.get("Retry-After")) || 2;
+      onBusy(`${await errorText(response)} (asking again in ${wait} s)`);
+      await sleep(wait * 1000);
+      if (stale()) return { stale: true };
+      continue;
+    }
+    if (!response.ok) return fail(await errorText(response));
+    await response.blob(); // read to the end, so the answer is complete in the cache
+    break;
+  }
+  onBusy("");
   return new Promise((resolve) => {
     img.onload = () => {
-      if (img.dataset.token !== token) return resolve({ stale: true });
+      if (stale()) return resolve({ stale: true });
       settle(false);
       resolve({ ok: true });
     };
-    img.onerror = async () => {
-      if (img.dataset.token !== token) return resolve({ stale: true });
-      let message;
-      try {
-        const response = await fetch(url);
-        message = response.ok ? "the image could not be shown" : await errorText(response);
-      } catch (err) {
-        message = `the server could not be reached (${err.message})`;
-      }
-      if (img.dataset.token !== token) return resolve({ stale: true });
-      settle(false);
+    img.onerror = () => {
+      if (stale()) return resolve({ stale: true });
       img.onerror = null;
-      img.removeAttribute("src");
-      resolve({ ok: false, message });
+      resolve(fail("the image could not be shown"));
     };
     img.src = url;
   });
