@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from config import (
 )
 from progan.cli import Parser, run
 from progan.errors import ProganError
+from progan.quiet import import_tensorflow
 from progan.resolution import base_for, format_res, parse_res
 
 DEFAULT_OUT = Path.home() / "runs" / "laundry"
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for chatty in ("tensorflow", "absl"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow()
     from progan.trainer import Trainer
 
     trainer = Trainer(cfg)

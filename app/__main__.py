@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
+import time
 from collections.abc import Callable, Sequence
 
 from progan.cli import Parser, run
+from progan.quiet import import_tensorflow
 
 PROG = "python -m app"
 
@@ -41,6 +42,30 @@ def build_parser() -> Parser:
     return parser
 
 
+class QueueDepthLog(logging.Filter):
+    """Waitress warns ``Task queue depth is N`` on nearly every request while all threads are
+    busy (thousands of lines under load); let one through per ``every_s`` seconds, naming the
+    deepest queue seen since the last one."""
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.clock = clock
+        self.last: float | None = None
+        self.deepest = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        depth = int(record.args[0]) if record.args else 0
+        self.deepest = max(self.deepest, depth)
+        now = self.clock()
+        if self.last is not None and now - self.last < self.every_s:
+            return False
+        record.msg = "%d requests waiting for a server thread (at most %d since the last report)"
+        record.args = (depth, self.deepest)
+        self.last, self.deepest = now, 0
+        return True
+
+
 def whole_number(lo: int, hi: int) -> Callable[[str], int]:
     """An argparse type for an integer in ``[lo, hi]``, so a bad flag fails before TF loads."""
 
@@ -56,7 +81,7 @@ def whole_number(lo: int, hi: int) -> Callable[[str], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow()
     import waitress
 
     from app import create_app
@@ -65,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     models = app.extensions["progan_models"]
     models.warm_up()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("waitress.queue").addFilter(QueueDepthLog())
     names = ", ".join(models.holders)
     print(
         f"ProGAN Studio: models {names} (default {models.default.name}) at "

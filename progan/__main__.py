@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_ME
 from progan import colors, latent
 from progan.cli import Parser, run
 from progan.errors import ProganError
+from progan.quiet import import_tensorflow
 
 PROG = "python -m progan"
 
@@ -31,7 +31,7 @@ def load_model(path: str | None) -> Any:
     TensorFlow's C++ start-up chatter is quieted (as ``train.py`` does) so that an error stays
     the last line a user reads.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow()
     from progan import load_generator
 
     try:

@@ -599,3 +599,23 @@ def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
         for worker in workers:
             worker.join()
     assert sorted(r[0] for r in results) == [200, 200]
+
+
+def test_waitress_queue_depth_is_reported_at_most_once_a_minute() -> None:
+    import logging
+
+    now = [0.0]
+    quiet = app_main.QueueDepthLog(every_s=60, clock=lambda: now[0])
+    passed = []
+    for second, depth in [(0, 1), (1, 5), (30, 9), (59, 2), (61, 3), (70, 1), (125, 4)]:
+        now[0] = second
+        record = logging.LogRecord(
+            "waitress.queue", logging.WARNING, "", 0, "Task queue depth is %d", (depth,), None
+        )
+        if quiet.filter(record):
+            passed.append(record.getMessage())
+    assert passed == [
+        "1 requests waiting for a server thread (at most 1 since the last report)",
+        "3 requests waiting for a server thread (at most 9 since the last report)",
+        "4 requests waiting for a server thread (at most 4 since the last report)",
+    ]

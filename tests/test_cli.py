@@ -367,3 +367,29 @@ def test_export_command_writes_a_float16_copy(tmp_path, capsys):
     z = latent.seed_latents([1, 2], 16)
     diff = shipped.render(z, "20x12").astype(int) - load_generator(model).render(z, "20x12")
     assert np.abs(diff).max() <= 3
+
+
+def test_a_cpu_only_start_prints_no_cuda_lines_but_keeps_real_errors(tmp_path):
+    from progan.quiet import has_nvidia_driver, kept_lines
+
+    captured = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1.0 1 cudart_stub.cc:31] Could not find cuda drivers on your machine\n"
+        "E0000 00:00:2.0 1 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+        "E0000 00:00:3.0 1 some_kernel.cc:9] a real error\n"
+    )
+    assert kept_lines(captured) == ["E0000 00:00:3.0 1 some_kernel.cc:9] a real error"]
+    assert not has_nvidia_driver()  # this test machine has no GPU, as CI's has none
+    model = write_random_export(tmp_path / "m", NetworkConfig((3, 5), 8, (8, 8)), 2)
+    proc = subprocess.run(
+        [sys.executable, "-m", "progan", "generate", "--model", str(model), "--seed", "1"]
+        + ["-o", str(tmp_path / "one.png")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for fragment in ("cuInit", "cuda drivers", "absl::InitializeLog", "oneDNN"):
+        assert fragment not in proc.stderr
