@@ -110,6 +110,15 @@ def fade(old, new, alpha):
     return old + (new - old) * ops.cast(alpha, new.dtype)
 
 
+def mbstd_group(batch: int, group_size: int) -> int:
+    """The group minibatch stddev uses on ``batch`` images: the largest size up to
+    ``group_size`` that divides the batch (the trainer refuses a batch where this is 1)."""
+    group = min(group_size, batch)
+    while batch % group:
+        group -= 1
+    return group
+
+
 def minibatch_stddev(x, group_size: int = 4, epsilon: float = 1e-8):
     """Append one channel: the feature stddev across a group of images, averaged, per group.
 
@@ -120,9 +129,7 @@ def minibatch_stddev(x, group_size: int = 4, epsilon: float = 1e-8):
     batch = x.shape[0]
     if batch is None:
         raise ValueError("minibatch_stddev needs a static batch size")
-    group = min(group_size, batch)
-    while batch % group:
-        group -= 1
+    group = mbstd_group(batch, group_size)
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     grouped = ops.reshape(x, (batch // group, group, height, width, channels))
     grouped = ops.cast(grouped, "float32")

@@ -30,7 +30,7 @@ from progan.errors import ProganError
 from progan.export import to_uint8
 from progan.generator import Generator
 from progan.latent import image_grid, seed_latents
-from progan.layers import downsample2x, fade, upsample2x
+from progan.layers import downsample2x, fade, mbstd_group, upsample2x
 from progan.losses import critic_loss, generator_loss, gradient_norms
 from progan.metrics import evaluate, sample_reals
 from progan.progress import progress_bar
@@ -70,6 +70,15 @@ def alpha_at(phase: Phase, images_in_phase: int) -> float:
     if not phase.fading:
         return 1.0
     return min(1.0, images_in_phase / phase.images)
+
+
+def faded_reals(reals, alpha, fading: bool):
+    """The reals a critic step sees: during a fade-in they blend from the previous stage's
+    resolution (2×2 averaged, then doubled) to full detail with the same alpha as G's output,
+    so D never tells real from fake by sharpness alone (the official code's lod blend)."""
+    if not fading:
+        return reals
+    return fade(upsample2x(downsample2x(reals)), reals, alpha)
 
 
 def chief_and_index(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
@@ -155,10 +164,13 @@ class Trainer:
         self.labels = self._class_labels() if cfg.labels else None
         self._check_data()
         self.net = self.cfg.network
+        self._check_mbstd_groups()
         self.phases = plan_phases(self.num_stages, self._phase_images())
         self._build_models()
         self.stop_signal: int | None = None
         self.last_losses: dict[str, float] = {}
+        # The losses of the most recent step (tensors), checked before every save.
+        self.last_step: dict[str, tf.Tensor] = {}
         if cfg.resume:
             self.restore()
         else:
@@ -188,6 +200,31 @@ class Trainer:
             )
         if self.cache.skipped:
             log.warning("%s: %d unreadable files skipped", self.source.name, self.cache.skipped)
+
+    def _check_mbstd_groups(self) -> None:
+        """Minibatch stddev groups come from each replica's batch: never below 2 (the feature
+        would be a constant), and a smaller group than configured is said once."""
+        replicas = self.strategy.num_replicas_in_sync
+        wanted = self.cfg.network.mbstd_group
+        smaller = []
+        for stage, shape in enumerate(self.shapes):
+            per_replica = self.cfg.schedule.batch_sizes[stage] // replicas
+            group = mbstd_group(per_replica, wanted)
+            if group < 2 <= wanted:
+                raise ProganError(
+                    f"at {format_res(shape)} each of the {replicas} replicas gets {per_replica} "
+                    f"images, which minibatch stddev cannot split into groups of 2 or more; give "
+                    f"--batch-sizes a multiple of {wanted * replicas} for that stage"
+                )
+            if group < wanted:
+                smaller.append(f"{format_res(shape)}: {group}")
+        if smaller:
+            log.warning(
+                "minibatch stddev uses groups smaller than %d (per-replica batch not a multiple "
+                "of it): %s",
+                wanted,
+                ", ".join(smaller),
+            )
 
     def _class_labels(self) -> np.ndarray:
         """The class index of every cached image; the class names go into the network config.
@@ -324,7 +361,8 @@ class Trainer:
         g_vars = G.stage_variables(stage, fading)
         d_vars = D.stage_variables(stage, fading)
         ema_pairs = list(zip(self.G_ema.stage_variables(stage, fading), g_vars, strict=True))
-        beta = ema_beta(self.cfg.schedule.ema_kimg, batch_size)
+        # The half-life counts every image a step shows, the critic's n_critic batches included.
+        beta = ema_beta(self.cfg.schedule.ema_kimg, batch_size * self.cfg.schedule.n_critic)
         g_opt, d_opt = self.g_opt, self.d_opt
 
         def mean(per_example):
@@ -349,9 +387,7 @@ class Trainer:
             reals_all = tf.cast(batch["reals"], tf.float32) / 127.5 - 1.0
             for i in range(self.cfg.schedule.n_critic):
                 y = None if labels is None else labels[:, i]
-                reals = reals_all[:, i]
-                if fading:  # the reals fade in exactly like G's output
-                    reals = fade(upsample2x(downsample2x(reals)), reals, alpha)
+                reals = faded_reals(reals_all[:, i], alpha, fading)
                 fakes = generate(batch["z_critic"][:, i], y)
                 mix = batch["gp_mix"][:, i, None, None, None]
                 with tf.GradientTape() as tape:
@@ -441,7 +477,20 @@ class Trainer:
         return int(self.phase_index.numpy())
 
     def save(self) -> str:
+        """Write a checkpoint of a run that is still finite, so the last one kept is good.
+
+        The last step's losses and every weight of G and D are checked first: a NaN that
+        appeared since the last log stops the run here instead of overwriting good state.
+        """
+        losses = {name: float(v) for name, v in self.last_step.items()}
+        self._check_finite(losses)
+        self._check_finite(
+            {v.path: float(np.isfinite(v.numpy()).all() or np.nan) for v in self._weights()}
+        )
         return self.manager.save(checkpoint_number=int(self.images_shown.numpy()))
+
+    def _weights(self) -> list:
+        return [*self.G.weights, *self.D.weights, *self.G_ema.weights]
 
     def train(self) -> Path:
         """Run every remaining phase; returns the export folder."""
@@ -498,6 +547,7 @@ class Trainer:
             for k, batch in enumerate(dataset, start=1):
                 alpha = alpha_at(phase, shown)
                 metrics = step(batch, tf.constant(alpha, tf.float32))
+                self.last_step = metrics
                 shown += per_step
                 self.train_seconds.assign_add(time.monotonic() - tick)
                 tick = time.monotonic()

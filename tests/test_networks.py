@@ -139,3 +139,19 @@ def test_stage_variables_cover_exactly_the_layers_used(nets):
         grads = tape.gradient(score, D.trainable_variables)
         used = {v.path for v, g in zip(D.trainable_variables, grads, strict=True) if g is not None}
         assert used == {v.path for v in D.stage_variables(stage, fading)}
+
+
+@pytest.mark.parametrize("base, classes", [((4, 4), ()), ((3, 5), ("red", "white"))])
+def test_first_layer_gain_and_head_fan_in_follow_their_formulas(base, classes):
+    """G's dense layer: gain √2/√(H·W) (the official √2/4 at 4×4) over fan-in latent (+ label
+    embedding); D's dense layer: He gain over fan-in H·W·C; the score: gain 1 over C."""
+    net = NetworkConfig(base=base, latent_dim=16, channels=(8, 8), classes=classes)
+    G, D = Generator(net, 2), Discriminator(net, 2)
+    h, w = base
+    fan_in = 16 * (2 if classes else 1)
+    assert G.stem.dense.scale == pytest.approx(np.sqrt(2) / np.sqrt(h * w) / np.sqrt(fan_in))
+    if base == (4, 4):
+        assert G.stem.dense.scale * np.sqrt(fan_in) == pytest.approx(np.sqrt(2) / 4)
+    assert D.head.dense.scale == pytest.approx(np.sqrt(2) / np.sqrt(h * w * 8))
+    assert D.head.score.scale == pytest.approx(1 / np.sqrt(8))
+    assert G.stem.dense.kernel.shape == (fan_in, h * w * 8)

@@ -286,10 +286,49 @@ def test_run_folder_guards_and_too_little_data(image_folder, tmp_path):
         Trainer(tiny_config(tmp_path / "small", few))
 
 
-def test_non_finite_loss_stops_with_a_clear_message(image_folder, tmp_path):
-    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
-    with pytest.raises(TrainingDiverged, match="d_loss.*last good checkpoint"):
-        trainer._check_finite({"d_loss": float("nan"), "g_loss": 1.0})
+def test_minibatch_stddev_groups_never_fall_to_one_silently(image_folder, tmp_path, caplog):
+    odd = ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(6, 6, 6, 6))
+    with caplog.at_level("WARNING"):
+        Trainer(tiny_config(tmp_path / "a", image_folder, schedule=odd))
+    assert "groups smaller than 4" in caplog.text and "5x3: 3, 10x6: 3" in caplog.text
+    prime = ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(7, 8, 8, 8))
+    with pytest.raises(
+        ProganError,
+        match="at 5x3 each of the 1 replicas gets 7 images.*--batch-sizes a multiple of 4",
+    ):
+        Trainer(tiny_config(tmp_path / "b", image_folder, schedule=prime))
+    mirrored = ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(2, 8, 8, 8))
+    with pytest.raises(ProganError, match="2 replicas gets 1 images.*multiple of 8"):
+        Trainer(tiny_config(tmp_path / "c", image_folder, schedule=mirrored, strategy="mirrored"))
+
+
+class PoisonedAfterThreeSteps(Trainer):
+    """Writes NaN into a critic weight after the third step, as a diverging update would."""
+
+    def make_step(self, phase, batch_size):
+        step = super().make_step(phase, batch_size)
+        done = [0]
+
+        def poisoned(batch, alpha):
+            metrics = step(batch, alpha)
+            done[0] += 1
+            if done[0] == 3:
+                self.D.head.score.bias.assign([np.nan])
+            return metrics
+
+        return poisoned
+
+
+def test_a_nan_in_training_stops_the_run_before_it_is_saved(image_folder, tmp_path):
+    """Saves follow every step, logs never come: the check before each save must catch it."""
+    cfg = tiny_config(tmp_path / "run", image_folder, max_res=(3, 5), save_every_min=0.0)
+    cfg = dataclasses.replace(cfg, log_every_steps=1000, keep_checkpoints=10)
+    with pytest.raises(TrainingDiverged, match="score/bias became NaN/Inf at 24 images"):
+        PoisonedAfterThreeSteps(cfg).train()
+    latest = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
+    assert latest.endswith("ckpt-16")  # the save after step 2; step 3's was refused
+    resumed = Trainer(dataclasses.replace(cfg, resume=True))
+    assert all(np.isfinite(v.numpy()).all() for v in resumed.D.weights)
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
@@ -449,3 +488,89 @@ def test_mixed_precision_trains_with_float32_weights(image_folder, tmp_path, pol
     assert progan.load_generator(tmp_path / "run").render(
         np.zeros((1, 16), np.float32), "5x3"
     ).shape == (1, 3, 5, 3)
+
+
+# Rules of the paper, each pinned so that breaking it fails here ----------------------------------
+
+
+def test_reals_are_faded_like_the_generator_output():
+    from progan.layers import downsample2x, upsample2x
+    from progan.trainer import faded_reals
+
+    x = tf.constant(np.random.default_rng(0).standard_normal((2, 6, 10, 3)), tf.float32)
+    coarse = upsample2x(downsample2x(x)).numpy()
+    np.testing.assert_allclose(faded_reals(x, 0.0, True).numpy(), coarse, atol=1e-6)
+    np.testing.assert_allclose(faded_reals(x, 1.0, True).numpy(), x.numpy(), atol=1e-6)
+    quarter = faded_reals(x, 0.25, True).numpy()
+    np.testing.assert_allclose(quarter, 0.75 * coarse + 0.25 * x.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(faded_reals(x, 0.25, False).numpy(), x.numpy())
+
+
+def _one_step(trainer: Trainer, phase_index: int):
+    """Run one training step of phase ``phase_index`` on the run's own first batch."""
+    phase = trainer.phases[phase_index]
+    batch_size = trainer.cfg.schedule.batch_sizes[phase.stage]
+    batch = next(iter(trainer.phase_dataset(phase.stage, 0, 1)))
+    return trainer.make_step(phase, batch_size)(batch, tf.constant(0.5, tf.float32))
+
+
+def test_ema_after_one_step_is_beta_old_plus_one_minus_beta_new(image_folder, tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
+    for ema in trainer.G_ema.weights:  # an EMA away from the live weights, so the rule shows
+        ema.assign(ema.numpy() + 0.5)
+    old = [v.numpy() for v in trainer.G_ema.weights]
+    _one_step(trainer, 0)
+    beta = ema_beta(trainer.cfg.schedule.ema_kimg, 8 * trainer.cfg.schedule.n_critic)
+    stage_vars = {v.path for v in trainer.G_ema.stage_variables(0, False)}
+    for before, ema, live in zip(old, trainer.G_ema.weights, trainer.G.weights, strict=True):
+        if ema.path in stage_vars:
+            expected = beta * before + (1 - beta) * live.numpy()
+            np.testing.assert_allclose(ema.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ema_half_life_counts_every_critic_batch(image_folder, tmp_path):
+    schedule = ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(8,) * 4, n_critic=3)
+    trainer = Trainer(
+        tiny_config(tmp_path / "run", image_folder, max_res=(3, 5), schedule=schedule)
+    )
+    for ema in trainer.G_ema.weights:
+        ema.assign(ema.numpy() + 0.5)
+    before = trainer.G_ema.stem.dense.bias.numpy()
+    _one_step(trainer, 0)
+    beta = ema_beta(schedule.ema_kimg, 8 * 3)  # 24 images a step, not 8
+    live = trainer.G.stem.dense.bias.numpy()
+    expected = beta * before + (1 - beta) * live
+    np.testing.assert_allclose(trainer.G_ema.stem.dense.bias.numpy(), expected, rtol=1e-6)
+
+
+def test_the_penalty_trains_the_critic():
+    """The gradient penalty's own gradient reaches D's weights (a stop_gradient would cut it)."""
+    from config import LossConfig
+    from progan.discriminator import Discriminator
+    from progan.losses import critic_loss, gradient_norms
+
+    D = Discriminator(TINY, 2)
+    rng = np.random.default_rng(1)
+    reals, fakes = (tf.constant(rng.standard_normal((4, 6, 10, 3)), tf.float32) for _ in "ab")
+    mix = tf.constant(rng.random((4, 1, 1, 1)), tf.float32)
+    zeros = tf.zeros((4, 1))
+    with tf.GradientTape() as tape:
+        norms = gradient_norms(lambda x: D(x, stage=1), reals, fakes, mix)
+        penalty = tf.reduce_mean(critic_loss(zeros, zeros, norms, LossConfig(drift=0.0))["loss"])
+    kernels = [v for v in D.stage_variables(1, False) if v.path.endswith("kernel")]
+    grads = tape.gradient(penalty, kernels)  # biases do not move ∇ₓD; every kernel does
+    assert all(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads)
+
+
+def test_adam_restarts_at_every_phase_and_keeps_its_state_within_one(image_folder, tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder))
+    assert trainer._run_phase(trainer.phases[0])
+    steps = 48 // 8
+    assert int(trainer.d_opt.iterations.numpy()) == int(trainer.g_opt.iterations.numpy()) == steps
+    moments = [v for v in trainer.d_opt.variables if "momentum" in v.path or "velocity" in v.path]
+    assert any(float(tf.reduce_sum(tf.abs(v))) > 0 for v in moments)
+    old = trainer.d_opt
+    trainer._end_phase(0)
+    assert trainer.d_opt is not old and int(trainer.d_opt.iterations.numpy()) == 0
+    fresh = [v for v in trainer.d_opt.variables if "momentum" in v.path or "velocity" in v.path]
+    assert fresh and all(float(tf.reduce_sum(tf.abs(v))) == 0 for v in fresh)
