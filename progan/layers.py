@@ -86,8 +86,14 @@ def check_labels(net: NetworkConfig, labels) -> None:
         raise ValueError("an unconditional network takes no labels")
 
 
-def pixel_norm(x, epsilon: float = 1e-8):
-    """Scale each pixel's feature vector to unit mean square (keeps G's magnitudes in check)."""
+def pixel_norm(x, epsilon: float | None = None):
+    """Scale each pixel's feature vector to unit mean square (keeps G's magnitudes in check).
+
+    The paper's epsilon 1e-8 rounds to 0 in float16, so float16 uses 1e-4, as the official
+    code's fp16 setting does.
+    """
+    if epsilon is None:
+        epsilon = 1e-4 if keras.backend.standardize_dtype(x.dtype) == "float16" else 1e-8
     return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + epsilon)
 
 

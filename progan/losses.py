@@ -13,17 +13,26 @@ import tensorflow as tf
 from config import LossConfig
 
 
-def gradient_norms(critic: Callable[[tf.Tensor], tf.Tensor], reals, fakes, epsilon):
+def gradient_norms(
+    critic: Callable[[tf.Tensor], tf.Tensor], reals, fakes, epsilon, loss_scale=None
+):
     """``‖∇D(x̂)‖`` per image at ``x̂ = reals + ε·(fakes − reals)``, the points WGAN-GP penalises.
 
     ``epsilon`` has shape N×1×1×1 (uniform in [0, 1]); it is an argument rather than drawn here
-    so that a resumed or distributed run sees exactly the same numbers.
+    so that a resumed or distributed run sees exactly the same numbers. Under float16 the inner
+    gradient flows through half-precision layers where small values underflow, so the scores
+    are multiplied by ``loss_scale`` before it is taken and the gradient divided after, as the
+    official code scales and unscales it.
     """
     mixed = reals + (fakes - reals) * tf.cast(epsilon, reals.dtype)
     with tf.GradientTape() as tape:
         tape.watch(mixed)
         scores = tf.cast(critic(mixed), tf.float32)
+        if loss_scale is not None:
+            scores = scores * tf.cast(loss_scale, tf.float32)
     grads = tf.cast(tape.gradient(scores, mixed), tf.float32)  # of the sum of the scores
+    if loss_scale is not None:
+        grads = grads / tf.cast(loss_scale, tf.float32)
     return tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
 
 

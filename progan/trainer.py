@@ -365,6 +365,11 @@ class Trainer:
         beta = ema_beta(self.cfg.schedule.ema_kimg, batch_size * self.cfg.schedule.n_critic)
         g_opt, d_opt = self.g_opt, self.d_opt
 
+        # fp16: the penalty's inner gradient is taken at the critic optimizer's loss scale.
+        penalty_scale = (
+            d_opt.dynamic_scale if isinstance(d_opt, keras.optimizers.LossScaleOptimizer) else None
+        )
+
         def mean(per_example):
             return tf.nn.compute_average_loss(per_example, global_batch_size=batch_size)
 
@@ -391,7 +396,9 @@ class Trainer:
                 fakes = generate(batch["z_critic"][:, i], y)
                 mix = batch["gp_mix"][:, i, None, None, None]
                 with tf.GradientTape() as tape:
-                    norms = gradient_norms(lambda x, y=y: critic(x, y), reals, fakes, mix)
+                    norms = gradient_norms(
+                        lambda x, y=y: critic(x, y), reals, fakes, mix, penalty_scale
+                    )
                     terms = critic_loss(critic(reals, y), critic(fakes, y), norms, loss_cfg)
                     d_loss = mean(terms["loss"])
                     d_objective = scaled(d_opt, d_loss)

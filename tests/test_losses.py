@@ -44,3 +44,40 @@ def test_drift_and_generator_loss():
     assert terms["drift"].numpy()[0] == pytest.approx(4.0)
     assert terms["loss"].numpy()[0] == pytest.approx(1.0 - 2.0 + 0.001 * 4.0)
     assert generator_loss(np.array([[3.0], [-1.0]], np.float32)).numpy().tolist() == [-3.0, 1.0]
+
+
+def test_pixel_norm_of_a_silent_float16_pixel_is_zero_not_nan():
+    """1e-8 rounds to 0 in float16 and 0 · rsqrt(0) is NaN; float16 uses 1e-4."""
+    from progan.layers import pixel_norm
+
+    silent = tf.zeros((1, 2, 2, 8), tf.float16)
+    assert np.all(pixel_norm(silent).numpy() == 0)
+    assert np.isnan(pixel_norm(silent, epsilon=1e-8).numpy()).all()
+
+
+def test_penalty_under_float16_matches_float32_at_80x48():
+    """At the 80x48 stage the float16 critic's penalty, with the inner gradient taken at a loss
+    scale of 2**15 (as the trainer does under fp16), is float32's within 2 %."""
+    import keras
+
+    from config import NetworkConfig
+    from progan.discriminator import Discriminator
+
+    net = NetworkConfig(base=(3, 5), latent_dim=8, channels=(32, 32, 32, 16, 16))
+    keras.utils.set_random_seed(0)
+    full = Discriminator(net, 5)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        half = Discriminator(net, 5)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    for a, b in zip(half.weights, full.weights, strict=True):
+        a.assign(b)
+    rng = np.random.default_rng(0)
+    reals, fakes = (tf.constant(rng.uniform(-1, 1, (8, 48, 80, 3)), tf.float32) for _ in "ab")
+    mix = tf.constant(rng.random((8, 1, 1, 1)), tf.float32)
+    exact = gradient_norms(lambda x: full(x, stage=4), reals, fakes, mix)
+    scaled = gradient_norms(lambda x: half(x, stage=4), reals, fakes, mix, loss_scale=2.0**15)
+    penalty = {name: tf.square(n - 1.0).numpy() for name, n in (("32", exact), ("16", scaled))}
+    np.testing.assert_allclose(penalty["16"], penalty["32"], rtol=0.02)
