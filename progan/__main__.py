@@ -125,6 +125,12 @@ def add_generate(commands: Any) -> None:
         help="with --seeds: one file per seed (OUT-SEED.png) instead of a grid",
     )
     parser.add_argument(
+        "--every-color",
+        action="store_true",
+        help="a grid of one row per seed and one column per color (original, red, green, "
+        "blue, white), instead of --color",
+    )
+    parser.add_argument(
         "-o", "--output", metavar="OUT.png", help="default: seedN.png, or seeds.png for a grid"
     )
     parser.set_defaults(handler=generate)
@@ -135,7 +141,16 @@ def generate(args: argparse.Namespace) -> int:
     colors.check_color(args.color)
     default = f"seed{seeds[0]}.png" if len(seeds) == 1 else "seeds.png"
     out = output_path(args.output, default, ".png")
+    if args.every_color and args.separate:
+        raise ProganError("--every-color makes one grid; drop --separate")
     g = load_model(args.model)
+    if args.every_color:
+        rows = [colors.render_seeds(g, seeds, args.res, c, args.method) for c in COLORS]
+        grid = latent.image_grid(
+            np.stack(rows, axis=1).reshape(-1, *rows[0].shape[1:]), len(COLORS)
+        )
+        write_file(out, latent.encode_png(grid))
+        return 0
     images = colors.render_seeds(g, seeds, args.res, args.color, args.method)
     if len(seeds) == 1:
         write_file(out, latent.encode_png(images[0]))

@@ -393,3 +393,19 @@ def test_a_cpu_only_start_prints_no_cuda_lines_but_keeps_real_errors(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for fragment in ("cuInit", "cuda drivers", "absl::InitializeLog", "oneDNN"):
         assert fragment not in proc.stderr
+
+
+def test_generate_every_color_is_a_seeds_by_colors_grid(tmp_path, capsys, monkeypatch):
+    from tests.stubs import ConditionalColorGenerator
+
+    g = ConditionalColorGenerator(tmp_path)
+    out = tmp_path / "colors.png"
+    monkeypatch.setattr(cli, "load_model", lambda path: g)  # a conditional model's stand-in
+    argv = ["generate", "--seeds", "3,4", "--res", "10x6", "--every-color", "-o", str(out)]
+    assert call(argv, capsys)[0] == 0
+    grid = read_png(out)
+    assert grid.shape == (2 * 6 + 2, 5 * 10 + 4 * 2, 3)
+    for row, seed in enumerate((3, 4)):
+        for column, color in enumerate(("original", "red", "green", "blue", "white")):
+            tile = grid[row * 8 : row * 8 + 6, column * 12 : column * 12 + 10]
+            np.testing.assert_array_equal(tile, colors.render_seeds(g, [seed], "10x6", color)[0])
