@@ -24,6 +24,7 @@ from PIL import Image
 
 from config import TrainConfig
 from progan import export
+from progan.cluster import Cluster, common_step, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_dataset
 from progan.discriminator import Discriminator
 from progan.errors import ProganError
@@ -81,31 +82,6 @@ def faded_reals(reals, alpha, fading: bool):
     return fade(upsample2x(downsample2x(reals)), reals, alpha)
 
 
-def chief_and_index(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
-    """Whether this process is the run's chief, and its worker index (0 outside a cluster)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True, 0
-    task_type, task_id = resolver.task_type, resolver.task_id or 0
-    if task_type == "chief":
-        return True, 0
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and task_id == 0 and not has_chief, task_id
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """``mirrored`` uses every GPU, or every logical CPU device when there is no GPU."""
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ProganError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
-
-
 def save_config(cfg: TrainConfig, run: Path) -> None:
     tmp = run / (CONFIG_JSON + ".tmp")
     tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
@@ -144,7 +120,8 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(cfg.out)
         self.strategy = make_strategy(cfg.strategy)
-        self.is_chief, worker = chief_and_index(self.strategy)
+        self.cluster = Cluster(self.strategy)
+        self.is_chief, worker = self.cluster.is_chief, self.cluster.task_id
         # Every worker saves full checkpoints (saving is collective); only the chief's are the
         # run's, the others go to a folder of their own so that workers sharing a disk never
         # write the same files. Samples, exports, metrics and TensorBoard are the chief's.
@@ -433,8 +410,9 @@ class Trainer:
 
     # ----------------------------------------------------------------- the loop
     def restore(self) -> None:
-        """Load the latest checkpoint: models and counters, and Adam state when mid-phase."""
-        path = tf.train.latest_checkpoint(str(self.ckpt_dir))
+        """Load the newest checkpoint every worker holds: models and counters, and Adam state
+        when mid-phase."""
+        path = self._common_checkpoint()
         tf.train.Checkpoint(models=self.models_checkpoint).restore(path).expect_partial()
         index = int(self.phase_index.numpy())
         if index < len(self.phases):
@@ -446,6 +424,17 @@ class Trainer:
         log.info(
             "resumed %s at %s, %d images shown", self.run_dir, path, int(self.images_shown.numpy())
         )
+
+    def _common_checkpoint(self) -> str:
+        state = tf.train.get_checkpoint_state(str(self.ckpt_dir))
+        paths = {int(p.rsplit("-", 1)[1]): p for p in state.all_model_checkpoint_paths}
+        # Every worker sends as many numbers (its newest steps, -1 for none); steps are image
+        # counts, far inside float64's exact range.
+        keep = self.cfg.keep_checkpoints
+        newest = sorted(paths)[-keep:]
+        everyone = self.cluster.gather(newest + [-1] * (keep - len(newest)))
+        step = common_step([[int(s) for s in row if s >= 0] for row in everyone])
+        return paths[step]
 
     def start_from(self, folder: Path) -> None:
         """Take the weights and counters of an export's phase end (``train.py --from``).
@@ -576,9 +565,14 @@ class Trainer:
                         refresh=False,
                     )
                     self.last_losses = values
-                if self.stop_signal is not None:
+                stop, save = self.cluster.agree(
+                    self.stop_signal is not None,
+                    time.monotonic() - last_save > cfg.save_every_min * 60,
+                )
+                if stop:  # every worker stops after this same step, then saves it
+                    self.stop_signal = self.stop_signal or signal.SIGINT
                     return False
-                if time.monotonic() - last_save > cfg.save_every_min * 60:
+                if save:
                     self.save()
                     last_save = time.monotonic()
         finally:

@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -574,3 +575,83 @@ def test_adam_restarts_at_every_phase_and_keeps_its_state_within_one(image_folde
     assert trainer.d_opt is not old and int(trainer.d_opt.iterations.numpy()) == 0
     fresh = [v for v in trainer.d_opt.variables if "momentum" in v.path or "velocity" in v.path]
     assert fresh and all(float(tf.reduce_sum(tf.abs(v))) == 0 for v in fresh)
+
+
+# Several workers decide together ------------------------------------------------------------------
+
+
+def test_workers_restart_from_the_newest_step_all_of_them_hold():
+    from progan.cluster import common_step
+
+    assert common_step([[16, 24, 32], [16, 24, 32]]) == 32
+    assert common_step([[16, 24, 32], [8, 16, 24]]) == 24  # a kill during the save of 32
+    with pytest.raises(ProganError, match="no common checkpoint .*worker 1: 8, 16"):
+        common_step([[24, 32], [8, 16]])
+
+
+def _workers(command: list[str], count: int = 2) -> list[subprocess.Popen]:
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(count)]}
+    procs = []
+    for index in range(count):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        env = os.environ | {"TF_CONFIG": json.dumps(task)}
+        procs.append(
+            subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+        )
+    return procs
+
+
+def _latest_step(folder: Path) -> int:
+    return int(tf.train.latest_checkpoint(str(folder)).rsplit("-", 1)[1])
+
+
+def test_ctrl_c_on_one_worker_stops_both_at_the_same_saved_step(image_folder, tmp_path):
+    run = tmp_path / "run"
+    command = train_command(image_folder, run, tmp_path, "100", "--strategy", "multiworker")
+    workers = _workers([*command, "--save-every-min", "0.005", "--eval-images", "0"])
+    try:
+        _wait_for_checkpoint_after(run / "checkpoints", 0, workers[0])
+        workers[1].send_signal(signal.SIGINT)  # one worker only, as a Ctrl-C in one terminal
+        errors = [proc.communicate(timeout=120)[1] for proc in workers]
+    finally:
+        for proc in workers:
+            proc.kill()
+    assert [proc.returncode for proc in workers] == [130, 130], errors
+    assert _latest_step(run / "checkpoints") == _latest_step(run / "workers" / "1" / "checkpoints")
+
+
+def test_two_workers_killed_mid_phase_resume_together_through_a_fade_in(image_folder, tmp_path):
+    run = tmp_path / "run"
+    command = [
+        sys.executable, "train.py", "--data", str(image_folder), "--out", str(run),
+        "--data-root", str(tmp_path / "data"), "--max-res", "10x6", "--kimg-per-phase", "0.4",
+        "--batch-sizes", "8,8", "--strategy", "multiworker", "--eval-images", "0",
+        "--save-every-min", "0.005",
+    ]  # fmt: skip
+    workers = _workers(command)
+    try:
+        _wait_for_checkpoint_after(run / "checkpoints", 100, workers[0], timeout=180)
+        for proc in workers:
+            proc.kill()  # kill -9, both, mid-phase and perhaps mid-save
+            proc.wait(timeout=30)
+    finally:
+        for proc in workers:
+            proc.kill()
+    workers = _workers([sys.executable, "train.py", "--out", str(run), "--resume"])
+    try:
+        errors = [proc.communicate(timeout=300)[1] for proc in workers]
+    finally:
+        for proc in workers:
+            proc.kill()
+    assert [proc.returncode for proc in workers] == [0, 0], errors
+    starts = [re.search(r"resumed .* at .*ckpt-(\d+)", err).group(1) for err in errors]
+    assert starts[0] == starts[1], starts
+    chief, other = run / "checkpoints", run / "workers" / "1" / "checkpoints"
+    assert _latest_step(chief) == _latest_step(other) == 3 * 400
+    a, b = (tf.train.load_checkpoint(str(folder)) for folder in (chief, other))
+    names = [name for name in a.get_variable_to_shape_map() if "models/generator" in name]
+    assert names
+    for name in names:
+        np.testing.assert_array_equal(a.get_tensor(name), b.get_tensor(name))
+    phases = [json.loads(line)["name"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert phases == ["stabilize", "fade-in", "stabilize"]

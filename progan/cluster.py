@@ -1,0 +1,93 @@
+"""The processes of one run, and the decisions they must take together.
+
+Under ``MultiWorkerMirroredStrategy`` every step is an all-reduce that each worker must join.
+A worker that decides alone to stop (its own Ctrl-C) or to save (its own clock) leaves the
+others waiting in that all-reduce forever, or saves a step they do not. So stop and save are
+wishes that every worker reports at every step and all act on when any has it, and a restart
+restores every worker from the newest step that all of them hold. With one process (the
+default or the mirrored strategy) every decision is already the only one, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from progan.errors import ProganError
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``mirrored`` uses every GPU, or every logical CPU device when there is no GPU."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ProganError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
+
+
+def common_step(steps_by_worker: Sequence[Sequence[int]]) -> int:
+    """The newest checkpoint step that every worker holds.
+
+    Saves are agreed, so workers hold the same steps, except that a crash during a save can
+    leave the newest one on some workers only; then they all go back one save.
+    """
+    shared = set(steps_by_worker[0]).intersection(*map(set, steps_by_worker[1:]))
+    if not shared:
+        held = "; ".join(
+            f"worker {i}: {', '.join(map(str, steps)) or 'none'}"
+            for i, steps in enumerate(steps_by_worker)
+        )
+        raise ProganError(
+            f"the workers hold no common checkpoint ({held}); give every worker a copy of the "
+            "chief's checkpoints folder, or start a new run"
+        )
+    return max(shared)
+
+
+class Cluster:
+    """This process's place in the run (chief or not, index among the workers) and the two
+    collectives the trainer needs: agreeing on wishes, and gathering small numbers."""
+
+    def __init__(self, strategy: tf.distribute.Strategy) -> None:
+        self.strategy = strategy
+        resolver = getattr(strategy, "cluster_resolver", None)
+        if resolver is None or not resolver.task_type:
+            self.workers, self.index, self.is_chief, self.task_id = 1, 0, True, 0
+            return
+        spec = resolver.cluster_spec().as_dict()
+        chiefs = len(spec.get("chief", []))
+        self.workers = chiefs + len(spec.get("worker", []))
+        self.task_id = resolver.task_id or 0
+        if resolver.task_type == "chief":
+            self.index, self.is_chief = 0, True
+        else:
+            self.index = chiefs + self.task_id
+            self.is_chief = not chiefs and self.task_id == 0
+        self._sum = tf.function(
+            lambda x: strategy.reduce(
+                tf.distribute.ReduceOp.SUM, strategy.run(tf.identity, args=(x,)), axis=None
+            )
+        )
+
+    def gather(self, values: Sequence[float]) -> np.ndarray:
+        """``workers × len(values)``: every worker's ``values`` (a sum of one-hot rows, since
+        all-reduce knows only sums and means)."""
+        if self.workers == 1:
+            return np.asarray([values], dtype=np.float64)
+        rows = np.zeros((self.workers, len(values)), np.float64)
+        rows[self.index] = values
+        # Each worker's replicas all contribute the same rows; divide that count back out.
+        replicas = self.strategy.num_replicas_in_sync // self.workers
+        return self._sum(tf.constant(rows)).numpy() / replicas
+
+    def agree(self, *wishes: bool) -> list[bool]:
+        """Each wish, true for all when any worker has it."""
+        if self.workers == 1:
+            return list(wishes)
+        return [bool(x) for x in self.gather([float(w) for w in wishes]).max(axis=0) > 0]
