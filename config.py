@@ -47,13 +47,25 @@ class NetworkConfig:
         return dataclasses.replace(self, base=tuple(base))
 
 
+LOSSES: tuple[str, ...] = ("wgan-gp", "logistic-r1")
+# DiffAugment's policies without color (progan.augment): color augmentation fights color control.
+AUGMENTATIONS: tuple[str, ...] = ("translation", "cutout")
+
+
 @dataclass(frozen=True)
 class LossConfig:
-    """WGAN-GP with the paper's drift term."""
+    """WGAN-GP with the paper's drift term, or the non-saturating logistic loss with a lazy R1
+    penalty on the reals (Mescheder et al. 2018; lazy as in StyleGAN2), which needs no
+    mixed-image pass and no penalty on fakes."""
 
+    kind: str = "wgan-gp"
     gp_lambda: float = 10.0
     gp_target: float = 1.0
     drift: float = 0.001
+    r1_gamma: float = 1.0
+    # R1 is applied on one training step in this many, its weight multiplied by as much, and
+    # the critic's Adam runs at lr·c and β**c with c = k/(k+1) (StyleGAN2's lazy regularisation).
+    r1_every: int = 16
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,9 @@ class ScheduleConfig:
     epochs_per_res: float | None = None
     batch_sizes: tuple[int, ...] = (16, 16, 16, 16, 16, 16, 8, 4, 4)
     n_critic: int = 1
+    # Thousands of images trained at the top stage after its stabilize phase (the official code
+    # trains on there until total_kimg), in chunks of one phase that each end with an export.
+    final_kimg: float = 0.0
     # Half-life of G's exponential moving average, in thousands of images. The paper's β 0.999
     # per step of 16 images is a half-life of 11.08 kimg; the β of a step is derived from this
     # and the stage's batch, so the average spans the same number of images at any batch size.
@@ -121,6 +136,8 @@ class TrainConfig:
     # Train on the data's class labels (labels.csv or one subfolder per class): a conditional
     # G and a projection D, with class-balanced batches. The names land in ``network.classes``.
     labels: bool = False
+    # DiffAugment policies applied to every image the critic sees ("translation", "cutout").
+    augment: tuple[str, ...] = ()
     flip: bool = True
     seed: int = 0
     save_every_min: float = 10.0

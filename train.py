@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from config import (
+    AUGMENTATIONS,
     DATA_ROOT,
+    LOSSES,
     PRESETS,
     LossConfig,
     NetworkConfig,
@@ -64,8 +66,24 @@ def build_parser() -> Parser:
         type=float,
         help="epochs of the data per stage (fade-in + stabilize), instead of kimg",
     )
+    p.add_argument(
+        "--final-kimg",
+        type=float,
+        help="thousands of images to keep training at the top stage after its stabilize phase",
+    )
     p.add_argument("--batch-sizes", help="comma-separated global batch per stage, e.g. 64,64,32")
     p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 1)")
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        help="wgan-gp (the paper's, default) or logistic-r1 (non-saturating, lazy R1 on reals)",
+    )
+    p.add_argument("--r1-gamma", type=float, help="R1 weight γ of --loss logistic-r1 (default 1)")
+    p.add_argument(
+        "--augment",
+        help="DiffAugment on everything the critic sees: translation, cutout or "
+        "translation,cutout; 'none' turns it off on --resume",
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     p.add_argument(
         "--no-flip",
@@ -146,6 +164,11 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
             changes[name] = value
     if args.max_res:
         changes["max_res"] = parse_res(args.max_res)
+        if args.resume and cfg.schedule.final_kimg and changes["max_res"] != cfg.max_res:
+            raise ProganError(
+                f"the run in {out} trained on at its top stage (--final-kimg); grow it with "
+                f"--from {out} --out NEW --max-res {args.max_res} instead"
+            )
     max_res = changes.get("max_res", cfg.max_res)
     if args.base:
         base = parse_res(args.base)
@@ -160,12 +183,25 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         schedule.update(kimg_per_phase=args.kimg_per_phase, epochs_per_res=None)
     if args.epochs_per_res is not None:
         schedule["epochs_per_res"] = args.epochs_per_res
+    if args.final_kimg is not None:
+        if args.final_kimg < 0:
+            raise ProganError("--final-kimg must be 0 or more")
+        schedule["final_kimg"] = args.final_kimg
     if args.n_critic is not None:
         if args.n_critic < 1:
             raise ProganError("--n-critic must be at least 1")
         schedule["n_critic"] = args.n_critic
     if args.batch_sizes:
         schedule["batch_sizes"] = parse_batch_sizes(args.batch_sizes, cfg.schedule.batch_sizes)
+    loss = cfg.loss
+    if args.loss is not None:
+        loss = dataclasses.replace(loss, kind=args.loss)
+    if args.r1_gamma is not None:
+        if args.r1_gamma < 0:
+            raise ProganError("--r1-gamma must be 0 or more")
+        loss = dataclasses.replace(loss, r1_gamma=args.r1_gamma)
+    if args.augment is not None:
+        changes["augment"] = parse_augment(args.augment)
     optimizer = cfg.optimizer
     if args.lr is not None:
         optimizer = dataclasses.replace(optimizer, learning_rate=args.lr)
@@ -179,8 +215,22 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         network=cfg.network.with_base(base),
         schedule=dataclasses.replace(cfg.schedule, **schedule),
         optimizer=optimizer,
+        loss=loss,
         command=f"{cfg.command}; {command}" if args.resume or start_from else command,
     )
+
+
+def parse_augment(text: str) -> tuple[str, ...]:
+    """``'translation,cutout'`` -> the policies; ``'none'`` -> none."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if names == ("none",):
+        return ()
+    unknown = [name for name in names if name not in AUGMENTATIONS]
+    if not names or unknown:
+        raise ProganError(
+            f"--augment {text!r}: give {', '.join(AUGMENTATIONS)} (comma-separated) or none"
+        )
+    return names
 
 
 def parse_batch_sizes(text: str, defaults: tuple[int, ...]) -> tuple[int, ...]:
@@ -223,6 +273,7 @@ def config_from_dict(data: dict) -> TrainConfig:
             "max_res": tuple(data["max_res"]),
             "grid_size": tuple(data["grid_size"]),
             "loss": LossConfig(**data["loss"]),
+            "augment": tuple(data.get("augment", ())),
             "optimizer": OptimizerConfig(**data["optimizer"]),
         },
         network=NetworkConfig(

@@ -208,11 +208,15 @@ class BatchSpec:
     # A conditional run: the class index of every image and the number of classes.
     labels: np.ndarray | None = None
     num_classes: int = 0
+    # DiffAugment on: random numbers for the critic's three calls of each update and G's one.
+    augment: bool = False
 
     @property
     def keys(self) -> tuple[str, ...]:
-        plain = ("reals", "z_critic", "gp_mix", "z_gen")
-        return plain + ("labels", "labels_gen") if self.labels is not None else plain
+        keys = ("reals", "z_critic", "gp_mix", "z_gen")
+        if self.labels is not None:
+            keys += ("labels", "labels_gen")
+        return keys + ("aug", "aug_gen") if self.augment else keys
 
 
 def shuffled_draws(seed: int, stream: tuple[int, ...], count: int, draws: np.ndarray) -> np.ndarray:
@@ -265,6 +269,9 @@ def global_batch(spec: BatchSpec, position: int) -> dict[str, np.ndarray]:
     if spec.labels is not None:
         labels = spec.labels[index].astype(np.int32).reshape(shape).swapaxes(0, 1)
         batch |= {"labels": labels, "labels_gen": np.ascontiguousarray(labels[:, 0])}
+    if spec.augment:  # drawn last, so a run without augmentation keeps its stream
+        batch["aug"] = rng.random((*shape, 3, 4), dtype=np.float32).swapaxes(0, 1)
+        batch["aug_gen"] = rng.random((spec.batch_size, 4), dtype=np.float32)
     return batch
 
 
@@ -295,6 +302,8 @@ def step_dataset(
         "z_gen": ([spec.latent_dim], tf.float32),
         "labels": ([spec.n_critic], tf.int32),
         "labels_gen": ([], tf.int32),
+        "aug": ([spec.n_critic, 3, 4], tf.float32),
+        "aug_gen": ([4], tf.float32),
     }
     keys = spec.keys
 

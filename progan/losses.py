@@ -1,7 +1,10 @@
-"""WGAN-GP with the paper's drift term, as per-example losses.
+"""The two losses a run can train with, as per-example terms: WGAN-GP with the paper's drift
+term, and the non-saturating logistic loss with a (lazy) R1 penalty on the reals.
 
 Per-example vectors (not means) are returned so that the trainer can average them over the
 *global* batch under a distribution strategy; a mean per replica would weight replicas wrongly.
+:func:`critic_terms` and :func:`generator_terms` are the one place the step asks for a loss; the
+kind is ``LossConfig.kind``.
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ def gradient_norms(
     official code scales and unscales it.
     """
     mixed = reals + (fakes - reals) * tf.cast(epsilon, reals.dtype)
+    return scores_and_gradient_norms(critic, mixed, loss_scale)[1]
+
+
+def scores_and_gradient_norms(critic: Callable[[tf.Tensor], tf.Tensor], images, loss_scale=None):
+    """``D(x)`` (N×1, float32) and ``‖∇ₓD(x)‖`` per image, in one pass (see gradient_norms)."""
     with tf.GradientTape() as tape:
-        tape.watch(mixed)
-        scores = tf.cast(critic(mixed), tf.float32)
-        if loss_scale is not None:
-            scores = scores * tf.cast(loss_scale, tf.float32)
-    grads = tf.cast(tape.gradient(scores, mixed), tf.float32)  # of the sum of the scores
+        tape.watch(images)
+        scores = tf.cast(critic(images), tf.float32)
+        objective = scores if loss_scale is None else scores * tf.cast(loss_scale, tf.float32)
+    grads = tf.cast(tape.gradient(objective, images), tf.float32)  # of the sum of the scores
     if loss_scale is not None:
         grads = grads / tf.cast(loss_scale, tf.float32)
-    return tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+    return scores, tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
 
 
 def critic_loss(real_scores, fake_scores, gp_norms, cfg: LossConfig) -> dict[str, tf.Tensor]:
@@ -49,3 +56,54 @@ def critic_loss(real_scores, fake_scores, gp_norms, cfg: LossConfig) -> dict[str
 def generator_loss(fake_scores) -> tf.Tensor:
     """Per-example ``−D(G(z))``."""
     return -tf.reshape(tf.cast(fake_scores, tf.float32), [-1])
+
+
+def logistic_critic_loss(
+    real_scores, fake_scores, r1_norms, cfg: LossConfig
+) -> dict[str, tf.Tensor]:
+    """``softplus(D(fake)) + softplus(−D(real))``, plus ``γ/2·‖∇D(real)‖²·k`` on the steps that
+    regularise (``r1_norms`` given; ``k = r1_every`` makes up for the steps without)."""
+    real = tf.reshape(tf.cast(real_scores, tf.float32), [-1])
+    fake = tf.reshape(tf.cast(fake_scores, tf.float32), [-1])
+    loss = tf.nn.softplus(fake) + tf.nn.softplus(-real)
+    terms = {"real_score": real, "fake_score": fake}
+    if r1_norms is not None:
+        r1 = tf.square(r1_norms)
+        loss += 0.5 * cfg.r1_gamma * cfg.r1_every * r1
+        terms["r1"] = r1
+    return {"loss": loss, **terms}
+
+
+def critic_terms(
+    cfg: LossConfig,
+    judges: tuple[Callable, Callable, Callable],
+    reals,
+    fakes,
+    mix,
+    regularize: bool = True,
+    loss_scale=None,
+) -> dict[str, tf.Tensor]:
+    """D's per-example loss (``'loss'``) and the terms worth logging, for ``cfg.kind``.
+
+    ``judges`` map images to scores for the reals, the fakes and WGAN-GP's mixed images (the
+    same critic, each with its own augmentation); ``mix`` (N×1×1×1) places the mixed images;
+    ``regularize`` is whether this step takes the lazy R1 penalty (ignored by WGAN-GP, whose
+    penalty is part of every step). R1 is the gradient at the reals as their judge sees them.
+    """
+    real_judge, fake_judge, mixed_judge = judges
+    if cfg.kind == "wgan-gp":
+        norms = gradient_norms(mixed_judge, reals, fakes, mix, loss_scale)
+        return critic_loss(real_judge(reals), fake_judge(fakes), norms, cfg)
+    if regularize:
+        real_scores, norms = scores_and_gradient_norms(real_judge, reals, loss_scale)
+    else:
+        real_scores, norms = real_judge(reals), None
+    return logistic_critic_loss(real_scores, fake_judge(fakes), norms, cfg)
+
+
+def generator_terms(cfg: LossConfig, fake_scores) -> tf.Tensor:
+    """G's per-example loss: ``−D(G(z))`` for WGAN-GP, ``softplus(−D(G(z)))`` (non-saturating)
+    for the logistic loss."""
+    if cfg.kind == "wgan-gp":
+        return generator_loss(fake_scores)
+    return tf.nn.softplus(-tf.reshape(tf.cast(fake_scores, tf.float32), [-1]))

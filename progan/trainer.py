@@ -24,6 +24,7 @@ from PIL import Image
 
 from config import TrainConfig
 from progan import export
+from progan.augment import augment
 from progan.cluster import Cluster, common_step, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_dataset
 from progan.discriminator import Discriminator
@@ -32,7 +33,7 @@ from progan.export import to_uint8
 from progan.generator import Generator
 from progan.latent import image_grid, seed_latents
 from progan.layers import downsample2x, fade, mbstd_group, upsample2x
-from progan.losses import critic_loss, generator_loss, gradient_norms
+from progan.losses import critic_terms, generator_terms
 from progan.metrics import evaluate, sample_reals
 from progan.progress import progress_bar
 from progan.resolution import Shape, format_res, stage_index, stage_shapes
@@ -53,16 +54,23 @@ class Phase:
     stage: int
     fading: bool
     images: int
+    # Training on at the top stage after its stabilize phase (--final-kimg), in chunks of a
+    # phase's length so that each ends with an export and an evaluation. Adam carries on into
+    # and through them, as the official code keeps it while the level of detail stays put.
+    final: bool = False
 
     @property
     def name(self) -> str:
-        return "fade-in" if self.fading else "stabilize"
+        return "final" if self.final else "fade-in" if self.fading else "stabilize"
 
 
-def plan_phases(num_stages: int, phase_images: int) -> list[Phase]:
+def plan_phases(num_stages: int, phase_images: int, final_images: int = 0) -> list[Phase]:
     phases = [Phase(0, False, phase_images)]
     for stage in range(1, num_stages):
         phases += [Phase(stage, True, phase_images), Phase(stage, False, phase_images)]
+    top = num_stages - 1
+    for start in range(0, final_images, phase_images):
+        phases.append(Phase(top, False, min(phase_images, final_images - start), final=True))
     return phases
 
 
@@ -142,7 +150,11 @@ class Trainer:
         self._check_data()
         self.net = self.cfg.network
         self._check_mbstd_groups()
-        self.phases = plan_phases(self.num_stages, self._phase_images())
+        self.phases = plan_phases(
+            self.num_stages,
+            self._phase_images(),
+            round(cfg.schedule.final_kimg * 1000),
+        )
         self._build_models()
         self.stop_signal: int | None = None
         self.last_losses: dict[str, float] = {}
@@ -285,18 +297,20 @@ class Trainer:
 
     def new_optimizers(self, phase: Phase) -> None:
         """Fresh Adam state for each phase, as the official code resets it at every lod change."""
-        opt = self.cfg.optimizer
+        opt, loss = self.cfg.optimizer, self.cfg.loss
+        # Lazy R1 regularises D on one step in k: StyleGAN2 runs its Adam at lr·c, β**c.
+        c = loss.r1_every / (loss.r1_every + 1) if loss.kind == "logistic-r1" else 1.0
         with self.strategy.scope():
             self.g_opt, self.d_opt = (
                 self._wrap(
                     keras.optimizers.Adam(
-                        learning_rate=opt.learning_rate,
-                        beta_1=opt.beta_1,
-                        beta_2=opt.beta_2,
+                        learning_rate=opt.learning_rate * ratio,
+                        beta_1=opt.beta_1**ratio,
+                        beta_2=opt.beta_2**ratio,
                         epsilon=opt.epsilon,
                     )
                 )
-                for _ in range(2)
+                for ratio in (1.0, c)
             )
             self.g_opt.build(self.G.stage_variables(phase.stage, phase.fading))
             self.d_opt.build(self.D.stage_variables(phase.stage, phase.fading))
@@ -326,15 +340,22 @@ class Trainer:
             flip=cfg.flip,
             labels=self.labels,
             num_classes=self.net.num_classes,
+            augment=bool(cfg.augment),
         )
         return self.strategy.distribute_datasets_from_function(
             lambda context: step_dataset(spec, start, steps, context)
         )
 
-    def make_step(self, phase: Phase, batch_size: int):
-        """One training step: ``n_critic`` critic updates, one generator update, the EMA."""
+    def make_step(self, phase: Phase, batch_size: int, regularize: bool = True):
+        """One training step: ``n_critic`` critic updates, one generator update, the EMA.
+
+        ``regularize``: whether the critic takes the lazy R1 penalty in this step (the
+        logistic loss compiles a step with it and one without; WGAN-GP's penalty is in every
+        step).
+        """
         G, D, strategy = self.G, self.D, self.strategy
         stage, fading, loss_cfg = phase.stage, phase.fading, self.cfg.loss
+        policy = self.cfg.augment
         g_vars = G.stage_variables(stage, fading)
         d_vars = D.stage_variables(stage, fading)
         ema_pairs = list(zip(self.G_ema.stage_variables(stage, fading), g_vars, strict=True))
@@ -360,8 +381,15 @@ class Trainer:
             # are judged under the labels of the reals they are paired with.
             labels = batch.get("labels")
 
-            def critic(images, y):
-                return D(images, stage=stage, alpha=alpha, fading=fading, labels=y)
+            def judge(y, u=None):
+                """D under labels ``y``, seeing images augmented by the numbers ``u``."""
+
+                def critic(images):
+                    if policy:
+                        images = augment(images, u, policy)
+                    return D(images, stage=stage, alpha=alpha, fading=fading, labels=y)
+
+                return critic
 
             def generate(z, y):  # float32 images whatever the compute dtype
                 return tf.cast(G(z, stage=stage, alpha=alpha, fading=fading, labels=y), tf.float32)
@@ -369,31 +397,34 @@ class Trainer:
             reals_all = tf.cast(batch["reals"], tf.float32) / 127.5 - 1.0
             for i in range(self.cfg.schedule.n_critic):
                 y = None if labels is None else labels[:, i]
+                u = [batch["aug"][:, i, j] if policy else None for j in range(3)]
                 reals = faded_reals(reals_all[:, i], alpha, fading)
                 fakes = generate(batch["z_critic"][:, i], y)
                 mix = batch["gp_mix"][:, i, None, None, None]
                 with tf.GradientTape() as tape:
-                    norms = gradient_norms(
-                        lambda x, y=y: critic(x, y), reals, fakes, mix, penalty_scale
+                    terms = critic_terms(
+                        loss_cfg,
+                        (judge(y, u[0]), judge(y, u[1]), judge(y, u[2])),
+                        reals,
+                        fakes,
+                        mix,
+                        regularize,
+                        penalty_scale,
                     )
-                    terms = critic_loss(critic(reals, y), critic(fakes, y), norms, loss_cfg)
                     d_loss = mean(terms["loss"])
                     d_objective = scaled(d_opt, d_loss)
                 grads = tape.gradient(d_objective, d_vars)
                 d_opt.apply_gradients(list(zip(grads, d_vars, strict=True)))
             y_gen = batch.get("labels_gen")
+            critic = judge(y_gen, batch["aug_gen"] if policy else None)
             with tf.GradientTape() as tape:
-                g_loss = mean(generator_loss(critic(generate(batch["z_gen"], y_gen), y_gen)))
+                fake_scores = critic(generate(batch["z_gen"], y_gen))
+                g_loss = mean(generator_terms(loss_cfg, fake_scores))
                 g_objective = scaled(g_opt, g_loss)
             grads = tape.gradient(g_objective, g_vars)
             g_opt.apply_gradients(list(zip(grads, g_vars, strict=True)))
-            return {
-                "d_loss": d_loss,
-                "g_loss": g_loss,
-                "gp": mean(terms["gp"]),
-                "wasserstein": mean(terms["wasserstein"]),
-                "drift": mean(terms["drift"]),
-            }
+            logged = {name: mean(value) for name, value in terms.items() if name != "loss"}
+            return {"d_loss": d_loss, "g_loss": g_loss, **logged}
 
         # No tensor-dependent Python control flow here, so autograph has nothing to convert.
         @tf.function(jit_compile=self.cfg.jit, autograph=False)
@@ -417,7 +448,7 @@ class Trainer:
         index = int(self.phase_index.numpy())
         if index < len(self.phases):
             self.new_optimizers(self.phases[index])
-            if int(self.phase_shown.numpy()) > 0:
+            if int(self.phase_shown.numpy()) > 0 or self.phases[index].final:
                 tf.train.Checkpoint(optimizers=self.optimizers_checkpoint).restore(
                     path
                 ).expect_partial()
@@ -461,7 +492,12 @@ class Trainer:
                 variable.assign(arrays[key].astype(np.float32))
         if "phases_done" not in progress:
             raise ProganError(f"{folder}/{export.MODEL_JSON} does not say where training stopped")
-        self.phase_index.assign(progress["phases_done"])
+        done = progress["phases_done"]
+        # Final training at the export's top stage is done once the run grows past it: the
+        # next phase is the fade-in of the stage above (phase 2·stages − 1).
+        if self.num_stages > int(meta["stages"]):
+            done = min(done, 2 * int(meta["stages"]) - 1)
+        self.phase_index.assign(done)
         self.images_shown.assign(progress["images_shown"])
         self.train_seconds.assign(progress["train_seconds"])
         self.phase_shown.assign(0)
@@ -529,7 +565,16 @@ class Trainer:
         steps = math.ceil(max(0, phase.images - shown) / per_step)
         shape = self.shapes[phase.stage]
         dataset = self.phase_dataset(phase.stage, int(self.images_shown.numpy()), steps)
-        step = self.make_step(phase, batch_size)
+        steps_by_kind: dict[bool, object] = {}
+
+        def step_for(shown_before: int):
+            """The compiled step for this point of the phase (with or without lazy R1)."""
+            lazy = cfg.loss.kind == "logistic-r1"
+            regularize = not lazy or (shown_before // per_step) % cfg.loss.r1_every == 0
+            if regularize not in steps_by_kind:
+                steps_by_kind[regularize] = self.make_step(phase, batch_size, regularize)
+            return steps_by_kind[regularize]
+
         bar = progress_bar(
             total=phase.images,
             initial=min(shown, phase.images),
@@ -542,7 +587,7 @@ class Trainer:
         try:
             for k, batch in enumerate(dataset, start=1):
                 alpha = alpha_at(phase, shown)
-                metrics = step(batch, tf.constant(alpha, tf.float32))
+                metrics = step_for(shown)(batch, tf.constant(alpha, tf.float32))
                 self.last_step = metrics
                 shown += per_step
                 self.train_seconds.assign_add(time.monotonic() - tick)
@@ -605,7 +650,8 @@ class Trainer:
         self.phase_index.assign(index + 1)
         self.phase_shown.assign(0)
         if index + 1 < len(self.phases):
-            self.new_optimizers(self.phases[index + 1])
+            if not self.phases[index + 1].final:  # Adam carries on into the final training
+                self.new_optimizers(self.phases[index + 1])
             self.alpha.assign(alpha_at(self.phases[index + 1], 0))
         self.save()
 

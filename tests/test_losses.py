@@ -81,3 +81,27 @@ def test_penalty_under_float16_matches_float32_at_80x48():
     scaled = gradient_norms(lambda x: half(x, stage=4), reals, fakes, mix, loss_scale=2.0**15)
     penalty = {name: tf.square(n - 1.0).numpy() for name, n in (("32", exact), ("16", scaled))}
     np.testing.assert_allclose(penalty["16"], penalty["32"], rtol=0.02)
+
+
+def test_logistic_loss_and_r1_of_a_linear_critic_are_analytic():
+    """R1 of a linear critic is ‖w‖² on every real; the lazy weight is γ/2 · k."""
+    from progan.losses import critic_terms, generator_terms
+
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((3, 5, 3)).astype(np.float32) * 0.2
+    critic = lambda x: tf.reduce_sum(x * w, axis=[1, 2, 3])[:, None]  # noqa: E731
+    reals, fakes = (tf.constant(rng.standard_normal((4, 3, 5, 3)), tf.float32) for _ in "ab")
+    cfg = LossConfig(kind="logistic-r1", r1_gamma=0.5, r1_every=16)
+    judges = (critic, critic, critic)
+    with_r1 = critic_terms(cfg, judges, reals, fakes, None, regularize=True)
+    without = critic_terms(cfg, judges, reals, fakes, None, regularize=False)
+    real, fake = critic(reals).numpy()[:, 0], critic(fakes).numpy()[:, 0]
+    softplus = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    np.testing.assert_allclose(without["loss"], softplus(fake) + softplus(-real), rtol=1e-5)
+    np.testing.assert_allclose(with_r1["r1"], np.sum(w**2), rtol=1e-5)
+    extra = 0.5 * 0.5 * 16 * np.sum(w**2)
+    np.testing.assert_allclose(with_r1["loss"] - without["loss"], extra, rtol=1e-4)
+    assert "r1" not in without
+    np.testing.assert_allclose(generator_terms(cfg, critic(fakes)), softplus(-fake), rtol=1e-5)
+    wgan = generator_terms(LossConfig(), critic(fakes))
+    np.testing.assert_allclose(wgan, -fake, rtol=1e-6)

@@ -306,8 +306,8 @@ def test_minibatch_stddev_groups_never_fall_to_one_silently(image_folder, tmp_pa
 class PoisonedAfterThreeSteps(Trainer):
     """Writes NaN into a critic weight after the third step, as a diverging update would."""
 
-    def make_step(self, phase, batch_size):
-        step = super().make_step(phase, batch_size)
+    def make_step(self, phase, batch_size, regularize=True):
+        step = super().make_step(phase, batch_size, regularize)
         done = [0]
 
         def poisoned(batch, alpha):
@@ -655,3 +655,100 @@ def test_two_workers_killed_mid_phase_resume_together_through_a_fade_in(image_fo
         np.testing.assert_array_equal(a.get_tensor(name), b.get_tensor(name))
     phases = [json.loads(line)["name"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert phases == ["stabilize", "fade-in", "stabilize"]
+
+
+# Recipe options ----------------------------------------------------------------------------------
+
+
+class RecordsR1(Trainer):
+    """Notes, step by step, whether the critic took the R1 penalty."""
+
+    def make_step(self, phase, batch_size, regularize=True):
+        step = super().make_step(phase, batch_size, regularize)
+        self.__dict__.setdefault("r1_steps", [])
+
+        def recorded(batch, alpha):
+            metrics = step(batch, alpha)
+            self.r1_steps.append("r1" in metrics)
+            return metrics
+
+        return recorded
+
+
+def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
+    image_folder, tmp_path
+):
+    from config import LossConfig
+
+    def config(name, **changes):
+        return tiny_config(
+            tmp_path / name,
+            image_folder,
+            loss=LossConfig(kind="logistic-r1", r1_every=2),
+            augment=("translation", "cutout"),
+            **changes,
+        )
+
+    straight = RecordsR1(config("a"))
+    c = 2 / 3  # k/(k+1) for k = 2
+    assert float(straight.d_opt.learning_rate) == pytest.approx(1e-3 * c)
+    assert float(straight.d_opt.beta_2) == pytest.approx(0.99**c)
+    assert float(straight.g_opt.learning_rate) == pytest.approx(1e-3)
+    straight.train()
+    assert straight.r1_steps == [True, False] * 9  # 3 phases of 6 steps, R1 on every second
+    assert {"real_score", "fake_score"} <= set(straight.last_losses)
+    stopped = StopMidFade(config("b"))
+    with pytest.raises(KeyboardInterrupt):
+        stopped.train()
+    resumed = Trainer(config("b", resume=True))
+    resumed.train()
+    for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    for a, b in zip(straight.D.weights, resumed.D.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert saved["loss"]["kind"] == "logistic-r1" and saved["augment"] == ["translation", "cutout"]
+
+
+def test_recipe_flags_reach_the_config(tmp_path):
+    argv = ["--out", str(tmp_path / "r"), "--loss", "logistic-r1", "--r1-gamma", "0.5"]
+    argv += ["--augment", "translation,cutout"]
+    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    assert cfg.loss.kind == "logistic-r1" and cfg.loss.r1_gamma == 0.5
+    assert cfg.augment == ("translation", "cutout")
+    for bad, message in [
+        (["--augment", "color"], "give translation, cutout"),
+        (["--r1-gamma", "-1"], "0 or more"),
+    ]:
+        with pytest.raises(ProganError, match=message):
+            train.config_from_args(train.build_parser().parse_args(bad), bad)
+
+
+def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder, tmp_path):
+    schedule = ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(8,) * 4, final_kimg=0.08)
+    phases = plan_phases(2, 48, 80)
+    assert [(p.stage, p.name, p.images) for p in phases[3:]] == [(1, "final", 48), (1, "final", 32)]
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, schedule=schedule))
+    trainer.train()
+    assert int(trainer.images_shown.numpy()) == 144 + 80
+    # the 10x6 stabilize phase's Adam went on through both final chunks: 6 + 6 + 4 steps
+    assert int(trainer.d_opt.iterations.numpy()) == 16
+    records = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["name"] for r in records][-2:] == ["final", "final"]
+    assert list((tmp_path / "run" / "samples").glob("*-10x6-final.png"))
+    # growing past a run that trained on: --from, which starts at the next stage's fade-in
+    argv = ["--out", str(tmp_path / "run"), "--resume", "--max-res", "20x12"]
+    with pytest.raises(ProganError, match="grow it with --from"):
+        train.config_from_args(train.build_parser().parse_args(argv), argv)
+    grown = Trainer(
+        tiny_config(
+            tmp_path / "grown",
+            image_folder,
+            schedule=schedule,
+            max_res=(12, 20),
+            start_from=str(tmp_path / "run" / "export"),
+        )
+    )
+    assert int(grown.phase_index.numpy()) == 3 and grown.phases[3].name == "fade-in"
