@@ -71,6 +71,11 @@ def build_parser() -> Parser:
         type=float,
         help="thousands of images to keep training at the top stage after its stabilize phase",
     )
+    p.add_argument(
+        "--channels",
+        help="comma-separated feature maps per stage, e.g. 128,128,128,64,64 (the rest from the "
+        "preset); a new run only",
+    )
     p.add_argument("--batch-sizes", help="comma-separated global batch per stage, e.g. 64,64,32")
     p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 1)")
     p.add_argument(
@@ -162,6 +167,12 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
+    network = cfg.network
+    if args.channels:
+        if args.resume or start_from:
+            raise ProganError("--channels shapes a new network; drop it with --resume or --from")
+        given = parse_positive_ints("--channels", args.channels)
+        network = dataclasses.replace(network, channels=given + network.channels[len(given) :])
     if args.max_res:
         changes["max_res"] = parse_res(args.max_res)
         if args.resume and cfg.schedule.final_kimg and changes["max_res"] != cfg.max_res:
@@ -192,7 +203,8 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
             raise ProganError("--n-critic must be at least 1")
         schedule["n_critic"] = args.n_critic
     if args.batch_sizes:
-        schedule["batch_sizes"] = parse_batch_sizes(args.batch_sizes, cfg.schedule.batch_sizes)
+        given = parse_positive_ints("--batch-sizes", args.batch_sizes)
+        schedule["batch_sizes"] = given + cfg.schedule.batch_sizes[len(given) :]
     loss = cfg.loss
     if args.loss is not None:
         loss = dataclasses.replace(loss, kind=args.loss)
@@ -212,7 +224,7 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         out=str(out),  # a run folder may have moved since it was started
         resume=args.resume,
         start_from=start_from,
-        network=cfg.network.with_base(base),
+        network=network.with_base(base),
         schedule=dataclasses.replace(cfg.schedule, **schedule),
         optimizer=optimizer,
         loss=loss,
@@ -233,15 +245,15 @@ def parse_augment(text: str) -> tuple[str, ...]:
     return names
 
 
-def parse_batch_sizes(text: str, defaults: tuple[int, ...]) -> tuple[int, ...]:
-    """``'64,32'`` -> those for the first stages, the preset's for the rest."""
+def parse_positive_ints(flag: str, text: str) -> tuple[int, ...]:
+    """``'64,32'`` -> (64, 32), for the first stages; the preset gives the rest."""
     try:
-        given = [int(x) for x in text.split(",") if x.strip()]
+        given = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise ProganError(f"--batch-sizes {text!r} must be comma-separated integers") from None
+        raise ProganError(f"{flag} {text!r} must be comma-separated integers") from None
     if not given or min(given) < 1:
-        raise ProganError("--batch-sizes needs positive integers, e.g. 64,64,32")
-    return tuple(given) + tuple(defaults[len(given) :])
+        raise ProganError(f"{flag} needs positive integers, e.g. 64,64,32")
+    return given
 
 
 def exported_config(path: str) -> tuple[TrainConfig, str]:

@@ -752,3 +752,15 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
         )
     )
     assert int(grown.phase_index.numpy()) == 3 and grown.phases[3].name == "fade-in"
+
+
+def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
+    argv = ["--out", str(tmp_path / "r"), "--channels", "96,96,96,96,64"]
+    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    assert cfg.network.channels[:6] == (96, 96, 96, 96, 64, 16)
+    for bad, message in [
+        (["--channels", "64,x"], "--channels '64,x' must be comma-separated integers"),
+        (["--batch-sizes", "0"], "--batch-sizes needs positive integers"),
+    ]:
+        with pytest.raises(ProganError, match=message):
+            train.config_from_args(train.build_parser().parse_args(bad), bad)

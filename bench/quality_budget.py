@@ -1,0 +1,129 @@
+"""Quality per budget: train several recipes from scratch for the same kimg, evaluate each.
+
+    python bench/quality_budget.py [--recipes baseline,logistic-r1,augment] [--kimg-per-phase 10]
+                                   [--max-res 40x24] [--data laundry-recolored] [--n 1024]
+                                   [--runs ~/runs/budget] [--out docs/quality_budget.md]
+
+Every recipe is ``train.py`` with the same data, schedule and seed plus its own flags, run one
+after the other on the same machine (never two at once: they would share the cores), then
+``python -m progan evaluate`` on its export. One table: training minutes and images/s (from the
+export's ``train_seconds``), SWD ×1e3 per Laplacian level with its ratio to the reals-vs-reals
+floor, and MS-SSIM beside the data's. Ratios, not absolute speeds, compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# Each recipe is the flags it adds to the common train.py command.
+RECIPES: dict[str, list[str]] = {
+    "baseline": [],
+    "jit": ["--jit"],
+    "logistic-r1": ["--loss", "logistic-r1"],
+    "augment": ["--augment", "translation,cutout"],
+    "logistic-r1+augment": ["--loss", "logistic-r1", "--augment", "translation,cutout"],
+    "wide-top": ["--channels", "128,128,128,128,64,32"],
+    "labels": ["--labels"],
+}
+
+
+def run(command: list[str], log: Path) -> None:
+    with open(log, "a") as handle:
+        proc = subprocess.run(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(command)} failed (exit {proc.returncode}); see {log}")
+
+
+def measure(name: str, args: argparse.Namespace) -> dict:
+    folder = Path(args.runs).expanduser() / name
+    log = folder.with_suffix(".log")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if not (folder / "export" / "model.json").is_file():
+        run(
+            [sys.executable, "train.py", "--data", args.data, "--out", str(folder)]
+            + ["--max-res", args.max_res, "--kimg-per-phase", str(args.kimg_per_phase)]
+            + ["--eval-images", "0", "--save-every-min", "30", "--seed", str(args.seed)]
+            + (["--batch-sizes", args.batch_sizes] if args.batch_sizes else [])
+            + RECIPES[name],
+            log,
+        )
+    result = folder / "evaluate.json"
+    if not result.is_file():
+        run(
+            [
+                sys.executable,
+                "-m",
+                "progan",
+                "evaluate",
+                "--model",
+                str(folder),
+                "--data",
+                args.data,
+            ]
+            + ["--n", str(args.n), "--json", str(result)],
+            log,
+        )
+    model = json.loads((folder / "export" / "model.json").read_text())
+    return {
+        "recipe": name,
+        "seconds": model["train_seconds"],
+        "images": model["images_shown"],
+        **json.loads(result.read_text()),
+    }
+
+
+def row(r: dict) -> str:
+    levels = sorted(int(k.removeprefix("swd_level")) for k in r if k.startswith("swd_level"))
+    swd = " · ".join(
+        f"{r[f'swd_level{k}']:.1f} ({r[f'swd_level{k}'] / r[f'swd_floor_level{k}']:.1f}×)"
+        for k in levels
+    )
+    return (
+        f"| {r['recipe']} | {r['seconds'] / 60:.1f} | {r['images'] / r['seconds']:.0f} | {swd} | "
+        f"{r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", default="baseline,logistic-r1,augment,logistic-r1+augment")
+    parser.add_argument("--kimg-per-phase", type=float, default=10.0)
+    parser.add_argument("--max-res", default="40x24")
+    parser.add_argument("--data", default="laundry-recolored")
+    parser.add_argument("--n", type=int, default=1024, help="generated images per evaluation")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-sizes", help="passed to train.py (default: the preset's)")
+    parser.add_argument("--runs", default="~/runs/budget", help="one run folder per recipe")
+    parser.add_argument("--out", help="also write the table as Markdown to this file")
+    args = parser.parse_args()
+    names = [name.strip() for name in args.recipes.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipes {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
+    header = [
+        f"`python bench/quality_budget.py --recipes {','.join(names)} --kimg-per-phase "
+        f"{args.kimg_per_phase} --max-res {args.max_res} --data {args.data} --n {args.n}` "
+        f"({platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')})",
+        "",
+        "| recipe | minutes | images/s | SWD ×1e3 per level, finest first (× floor) | "
+        "MS-SSIM (data) |",
+        "|---|---:|---:|---|---:|",
+    ]
+    print("\n".join(header), flush=True)
+    rows = []
+    for name in names:
+        rows.append(row(measure(name, args)))
+        print(rows[-1], flush=True)
+    if args.out:
+        Path(args.out).write_text("\n".join(header + rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
