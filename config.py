@@ -138,6 +138,9 @@ class TrainConfig:
     labels: bool = False
     # DiffAugment policies applied to every image the critic sees ("translation", "cutout").
     augment: tuple[str, ...] = ()
+    # Colors per image of a color curriculum (Huang & Brady), e.g. (2, 3, 4, 5, 10, 20): the
+    # reals are quantized by k-means to each K in turn over equal shares of the run, then full.
+    color_curriculum: tuple[int, ...] = ()
     flip: bool = True
     seed: int = 0
     save_every_min: float = 10.0

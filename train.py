@@ -67,6 +67,12 @@ def build_parser() -> Parser:
         help="epochs of the data per stage (fade-in + stabilize), instead of kimg",
     )
     p.add_argument(
+        "--color-curriculum",
+        metavar="K,K,…",
+        help="grow the colors of the reals: k-means to each K in turn over equal shares of the "
+        "run, then full color (e.g. 2,3,4,5,10,20 or 5,20; 'none' turns it off on --resume)",
+    )
+    p.add_argument(
         "--final-kimg",
         type=float,
         help="thousands of images to keep training at the top stage after its stabilize phase",
@@ -214,6 +220,11 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         loss = dataclasses.replace(loss, r1_gamma=args.r1_gamma)
     if args.augment is not None:
         changes["augment"] = parse_augment(args.augment)
+    if args.color_curriculum is not None:
+        text = args.color_curriculum.strip()
+        changes["color_curriculum"] = (
+            () if text == "none" else parse_positive_ints("--color-curriculum", text)
+        )
     optimizer = cfg.optimizer
     if args.lr is not None:
         optimizer = dataclasses.replace(optimizer, learning_rate=args.lr)
@@ -286,6 +297,7 @@ def config_from_dict(data: dict) -> TrainConfig:
             "grid_size": tuple(data["grid_size"]),
             "loss": LossConfig(**data["loss"]),
             "augment": tuple(data.get("augment", ())),
+            "color_curriculum": tuple(data.get("color_curriculum", ())),
             "optimizer": OptimizerConfig(**data["optimizer"]),
         },
         network=NetworkConfig(

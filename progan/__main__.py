@@ -400,7 +400,79 @@ def export_model(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (add_generate, add_interpolate, add_prototypes, add_evaluate, add_export)
+# quantize ----------------------------------------------------------------------------------------
+
+
+def add_quantize(commands: Any) -> None:
+    parser = commands.add_parser(
+        "quantize",
+        help="reduce images to K colors each by k-means (the color curriculum's data)",
+        description="Quantize every image of a data set to K colors (k-means per image, in "
+        "RGB), write them as PNG, or draw one image at several K side by side.",
+    )
+    parser.add_argument("--data", required=True, help="image folder or named data set")
+    parser.add_argument(
+        "--k", required=True, metavar="K[,K…]", help="colors per image, e.g. 5 or 2,3,4,5,10,20"
+    )
+    parser.add_argument(
+        "--res", metavar="WxH", help="pad and resize to this first, as the trainer's cache does"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="of the k-means starts")
+    parser.add_argument("--data-root", help="where named data sets live (default data/)")
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", metavar="DIR", help="write DIR/kK/NAME.png for every image")
+    out.add_argument(
+        "--strip",
+        metavar="OUT.png",
+        help="one image (--image) in full color, then at every K, left to right",
+    )
+    parser.add_argument("--image", type=int, default=0, help="which image --strip shows")
+    parser.set_defaults(handler=quantize)
+
+
+def quantize(args: argparse.Namespace) -> int:
+    from config import DATA_ROOT
+    from progan.data import open_source, pad_to_aspect, resize_area
+    from progan.quantize import kmeans_images
+    from progan.resolution import parse_res
+
+    try:
+        ks = [int(k) for k in args.k.split(",") if k.strip()]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1:
+        raise ProganError(f"--k {args.k!r}: give whole numbers of at least 1, e.g. 5 or 2,5,20")
+    target = parse_res(args.res) if args.res else None
+    source = open_source(args.data, Path(args.data_root) if args.data_root else DATA_ROOT)
+    names = [p.relative_to(source.root).with_suffix(".png") for p in getattr(source, "files", [])]
+
+    def prepared(image: np.ndarray) -> np.ndarray:
+        return image if target is None else resize_area(pad_to_aspect(image, target), target)
+
+    if args.strip:
+        out = output_path(args.strip, "quantization.png", ".png")
+        for index, image in enumerate(source.images()):
+            if index == args.image:
+                image = prepared(image)[None]
+                row = [image, *(kmeans_images(image, k, args.seed, index) for k in ks)]
+                write_file(out, latent.encode_png(latent.image_grid(np.concatenate(row), len(row))))
+                return 0
+        raise ProganError(f"--image {args.image}: {source.name} has {len(source)} images")
+    from PIL import Image
+
+    folder = Path(args.output)
+    for index, image in enumerate(source.images()):
+        position = index + len(source.skipped)  # unreadable files before it are skipped
+        name = names[position] if names else Path(f"{index:05d}.png")
+        for k in ks:
+            path = folder / f"k{k}" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(kmeans_images(prepared(image)[None], k, args.seed, index)[0]).save(path)
+    print(f"wrote {len(source)} images at K = {', '.join(map(str, ks))} into {folder}")
+    return 0
+
+
+COMMANDS = (add_generate, add_interpolate, add_prototypes, add_evaluate, add_export, add_quantize)
 
 
 def build_parser() -> Parser:

@@ -25,6 +25,7 @@ from PIL import Image
 
 from progan.errors import ProganError
 from progan.progress import progress_bar
+from progan.quantize import kmeans_images
 from progan.resolution import Shape, format_res
 from progan.sources import FolderSource, ImageSource
 
@@ -94,6 +95,27 @@ class StageCache:
 
     def __len__(self) -> int:
         return len(next(iter(self.arrays.values())))
+
+    def quantized(self, stage: Shape, k: int, seed: int = 0) -> np.ndarray:
+        """The images of ``stage`` with ``k`` colors each (k-means per image), computed once
+        and kept beside the stages (``quantized-k{k}-s{seed}/WxH.npy``), renamed into place
+        when complete so that a half-written copy is never read."""
+        folder = self.folder / f"quantized-k{k}-s{seed}"
+        path = folder / f"{format_res(stage)}.npy"
+        if not path.is_file():
+            images = self.arrays[stage]
+            folder.mkdir(exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npy")
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=images.shape)
+            desc = f"{k} colors at {format_res(stage)}"
+            step = 256
+            for start in progress_bar(range(0, len(images), step), desc=desc, leave=False):
+                block = np.asarray(images[start : start + step])
+                out[start : start + step] = kmeans_images(block, k, seed, first_index=start)
+            out.flush()
+            del out
+            os.replace(tmp, path)
+        return np.load(path, mmap_mode="r")
 
 
 def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> StageCache:
@@ -210,6 +232,16 @@ class BatchSpec:
     num_classes: int = 0
     # DiffAugment on: random numbers for the critic's three calls of each update and G's one.
     augment: bool = False
+    # A color curriculum: (first image position, images) pairs in order; a step whose first
+    # image lies at or after a start draws from that array (``images`` before the first).
+    curriculum: tuple[tuple[int, np.ndarray], ...] = ()
+
+    def images_at(self, position: int) -> np.ndarray:
+        chosen = self.images
+        for start, images in self.curriculum:
+            if position >= start:
+                chosen = images
+        return chosen
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -255,7 +287,7 @@ def global_batch(spec: BatchSpec, position: int) -> dict[str, np.ndarray]:
             draws = positions[mask] // spec.num_classes
             index[mask] = members[shuffled_draws(spec.seed, (int(c),), len(members), draws)]
     rng = np.random.default_rng([spec.seed, 2, position])
-    reals = np.asarray(spec.images[index])
+    reals = np.asarray(spec.images_at(position)[index])
     if spec.flip:
         flips = rng.random(per_step) < 0.5
         reals[flips] = reals[flips, :, ::-1]

@@ -74,6 +74,17 @@ def plan_phases(num_stages: int, phase_images: int, final_images: int = 0) -> li
     return phases
 
 
+def curriculum_plan(ks: tuple[int, ...], total_images: int) -> list[tuple[int, int | None]]:
+    """``(first image, K)`` of each step of a color curriculum, then ``(…, None)``: full color.
+
+    Step i of n covers the (i+1)-th of n+1 equal shares of the run's images, so the colors
+    grow across the phases and resolutions as the run goes (2,3,4,5,10,20 over a 9-phase run
+    to 80x48: K=2 for the first 9/7 phases, …, full color from 54/7 on).
+    """
+    share = total_images / (len(ks) + 1)
+    return [(round(i * share), k) for i, k in enumerate((*ks, None))]
+
+
 def alpha_at(phase: Phase, images_in_phase: int) -> float:
     """Linear from 0 to 1 over a fade-in phase; 1 when stabilizing."""
     if not phase.fading:
@@ -331,8 +342,25 @@ class Trainer:
     def phase_dataset(self, stage: int, start: int, steps: int):
         """The distributed batches of ``steps`` steps at ``stage`` from image count ``start``."""
         cfg = self.cfg
+        shape = self.shapes[stage]
+        end = start + steps * cfg.schedule.batch_sizes[stage] * cfg.schedule.n_critic
+        plan = curriculum_plan(cfg.color_curriculum, sum(p.images for p in self.phases))
+        # The curriculum steps this phase touches: each quantized once per stage and K, cached.
+        touched = [
+            (first, k)
+            for (first, k), (following, _) in zip(plan, [*plan[1:], (end + 1, None)], strict=True)
+            if first < end and following > start
+        ]
+        curriculum = (
+            tuple(
+                (first, self.cache.arrays[shape] if k is None else self.cache.quantized(shape, k))
+                for first, k in touched
+            )
+            if cfg.color_curriculum
+            else ()
+        )
         spec = BatchSpec(
-            images=self.cache.arrays[self.shapes[stage]],
+            images=self.cache.arrays[shape],
             batch_size=cfg.schedule.batch_sizes[stage],
             n_critic=cfg.schedule.n_critic,
             latent_dim=self.net.latent_dim,
@@ -341,6 +369,7 @@ class Trainer:
             labels=self.labels,
             num_classes=self.net.num_classes,
             augment=bool(cfg.augment),
+            curriculum=curriculum,
         )
         return self.strategy.distribute_datasets_from_function(
             lambda context: step_dataset(spec, start, steps, context)

@@ -409,3 +409,28 @@ def test_generate_every_color_is_a_seeds_by_colors_grid(tmp_path, capsys, monkey
         for column, color in enumerate(("original", "red", "green", "blue", "white")):
             tile = grid[row * 8 : row * 8 + 6, column * 12 : column * 12 + 10]
             np.testing.assert_array_equal(tile, colors.render_seeds(g, [seed], "10x6", color)[0])
+
+
+def test_quantize_writes_every_image_at_each_k_and_draws_a_strip(tmp_path, capsys):
+    data = tmp_path / "photos"
+    (data / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "sub/b.png"):
+        Image.fromarray(rng.integers(0, 255, (12, 20, 3), dtype=np.uint8)).save(data / name)
+    out = tmp_path / "q"
+    argv = ["quantize", "--data", str(data), "--k", "2,4", "-o", str(out)]
+    code, stdout, _ = call(argv, capsys)
+    assert code == 0 and "wrote 2 images at K = 2, 4" in stdout
+    for k in (2, 4):
+        for name in ("a.png", "sub/b.png"):
+            pixels = read_png(out / f"k{k}" / name)
+            assert (
+                pixels.shape == (12, 20, 3) and len(np.unique(pixels.reshape(-1, 3), axis=0)) <= k
+            )
+    strip = tmp_path / "strip.png"
+    argv = ["quantize", "--data", str(data), "--k", "2,3", "--res", "10x6", "--strip", str(strip)]
+    assert call(argv, capsys)[0] == 0
+    assert read_png(strip).shape == (6, 3 * 10 + 2 * 2, 3)  # full color, K=2, K=3
+    bad = ["quantize", "--data", str(data), "--k", "0", "-o", str(out)]
+    code, _, stderr = call(bad, capsys)
+    assert code == 2 and "give whole numbers of at least 1" in stderr

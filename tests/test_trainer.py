@@ -344,7 +344,8 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
         (["--out", str(tmp_path / "nothing"), "--resume"], "nothing to resume"),
         (["--bogus"], "unrecognized arguments"),
         (
-            ["--data", str(loose), "--out", str(tmp_path / "r2"), "--labels"],
+            ["--data", str(loose), "--out", str(tmp_path / "r2"), "--labels"]
+            + ["--data-root", str(tmp_path / "data")],
             "outside class subfolders",
         ),
     ]:
@@ -764,3 +765,26 @@ def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
     ]:
         with pytest.raises(ProganError, match=message):
             train.config_from_args(train.build_parser().parse_args(bad), bad)
+
+
+def test_color_curriculum_grows_the_colors_of_the_reals_over_the_run(image_folder, tmp_path):
+    from progan.trainer import curriculum_plan
+
+    assert curriculum_plan((2, 3, 4, 5, 10, 20), 700) == [
+        (0, 2), (100, 3), (200, 4), (300, 5), (400, 10), (500, 20), (600, None)
+    ]  # fmt: skip
+    trainer = Trainer(
+        tiny_config(tmp_path / "run", image_folder, color_curriculum=(2, 5), flip=False)
+    )  # 3 phases of 48 images: K=2 for images 0-47, K=5 for 48-95, full color from 96
+
+    def colors_per_image(stage: int, start: int) -> list[int]:
+        batch = next(iter(trainer.phase_dataset(stage, start, 1)))
+        reals = batch["reals"].numpy()[:, 0]
+        return [len(np.unique(image.reshape(-1, 3), axis=0)) for image in reals]
+
+    assert max(colors_per_image(0, 0)) <= 2
+    assert max(colors_per_image(1, 48)) <= 5 < max(colors_per_image(1, 96))
+    folder = trainer.cache.folder
+    assert (folder / "quantized-k2-s0" / "5x3.npy").is_file()
+    assert (folder / "quantized-k5-s0" / "10x6.npy").is_file()
+    assert not (folder / "quantized-k2-s0" / "10x6.npy").exists()  # K=2 never reaches 10x6
