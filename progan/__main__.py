@@ -305,6 +305,15 @@ def add_evaluate(commands: Any) -> None:
     add_method_flag(parser)
     parser.add_argument("--data-root", help="where named data sets and caches live (default data/)")
     parser.add_argument("--json", metavar="OUT.json", help="also write the numbers as JSON")
+    parser.add_argument(
+        "--inception",
+        action="store_true",
+        help="also FID, KID and Inception Score (InceptionV3's ImageNet weights: downloaded "
+        "when online, or --inception-weights)",
+    )
+    parser.add_argument(
+        "--inception-weights", metavar="FILE", help="a local InceptionV3 weights file (.h5)"
+    )
     parser.set_defaults(handler=evaluate)
 
 
@@ -331,6 +340,15 @@ def evaluate(args: argparse.Namespace) -> int:
         f"{source.name}"
     )
     print(metrics.format_table(result, res))
+    if args.inception or args.inception_weights:
+        from progan.inception import inception_metrics
+
+        scores = inception_metrics(fakes, reals[:n], args.inception_weights or "imagenet")
+        print(
+            f"FID {scores['fid']:.2f} · KID ×1e3 {1e3 * scores['kid']:.2f} · Inception Score "
+            f"{scores['is']:.2f} (reals {scores['is_real']:.2f}) against {n} reals"
+        )
+        result |= scores
     if g.classes or g.prototypes:
         result |= color_figures(g, res, args.method)
     else:

@@ -344,6 +344,11 @@ def test_evaluate_prints_swd_beside_the_floor_and_writes_json(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["res"] == "40x24" and result["n"] == 8
     assert result["swd"] > result["swd_floor"]  # random weights are far from the data
+    assert "no color figures: an unconditional model needs prototypes first" in printed
+    argv = ["evaluate", "--model", str(model), "--data", str(data), "--n", "8"]
+    argv += ["--data-root", str(tmp_path / "root"), "--inception-weights", str(tmp_path / "no.h5")]
+    code, _, stderr = call(argv, capsys)
+    assert code == 2 and "--inception-weights" in stderr and "no such file" in stderr
 
 
 def test_export_command_writes_a_float16_copy(tmp_path, capsys):
