@@ -148,6 +148,16 @@ def take_screenshots(url: str, out: Path, width: int = 1280, height: int = 720) 
         page.click("#make-gif")
         wait_for_image(page, "#gif")
         page.screenshot(path=paths[1], full_page=True)
+        models = page.request.get(f"{url}/api/model").json()["models"]
+        conditional = next((m["name"] for m in models if m["conditional"]), None)
+        if conditional:  # one seed in every color, as the conditional model draws it
+            paths.append(out / "studio_colors.png")
+            page.goto(f"{url}/?model={conditional}&seed=42&view=colors")
+            page.wait_for_function(
+                "(imgs => imgs.length > 1 && imgs.every(i => i.complete && i.naturalWidth))"
+                "([...document.querySelectorAll('#colors img')])"
+            )
+            page.screenshot(path=paths[-1], full_page=True)
         browser.close()
     return paths
 
@@ -175,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app import create_app
 
     with tempfile.TemporaryDirectory() as scratch:
-        app = create_app({"MODEL_PATH": str(screenshot_model(args.model, Path(scratch)))})
+        model = screenshot_model(args.model, Path(scratch))
+        app = create_app({"MODEL_PATH": str(model), "SHIPPED_MODELS": args.model is None})
         with LiveServer(app) as server:
             for path in take_screenshots(server.url, Path(args.out), width=args.width):
                 print(f"wrote {path}")
