@@ -10,6 +10,7 @@ tested with random weights.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,12 @@ def fid(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(root).all():  # a singular product: nudge both, as common practice does
-        eye = np.eye(len(cov_a)) * 1e-6
-        root = linalg.sqrtm((cov_a + eye) @ (cov_b + eye))
+    with warnings.catch_warnings():  # a singular product is expected with few samples
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(root).all():  # nudge both, as common practice does
+            eye = np.eye(len(cov_a)) * 1e-6
+            root = linalg.sqrtm((cov_a + eye) @ (cov_b + eye))
     distance = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root))
     return float(max(distance, 0.0))
 
