@@ -219,6 +219,9 @@ class StudioLimits:
     heavy_pixels: int = 8 * 80 * 48  # eight frames at 80x48
     heavy_slots: int = 2
     retry_after_s: int = 2
+    # Recent responses kept in memory by their ETag, so a picture asked for again (another
+    # client, a shared link) costs no render.
+    cache_bytes: int = 64 * 2**20
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ the mapping passed in (tests pass a random export as ``MODEL_PATH``):
   the default); None serves the shipped model in ``checkpoints/``.
 - ``SHIPPED_MODELS``: also serve every export under ``checkpoints/`` (``python -m app`` does;
   off by default, so a test serves exactly the model it made).
-- ``STUDIO_LIMITS``: a :class:`config.StudioLimits` (how many heavy renders at once).
+- ``STUDIO_LIMITS``: a :class:`config.StudioLimits` (how many heavy renders at once, how many
+  bytes of recent renders are kept).
 - ``BOOTSTRAP_SERVE_LOCAL`` is forced on: Bootstrap's files come from the Bootstrap-Flask package
   on this machine, never a CDN, so the studio works offline.
 """
@@ -21,7 +22,7 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from app.model import ModelRegistry, shipped_models
-from app.service import HeavyBudget
+from app.service import HeavyBudget, RenderCache
 from app.views import bp
 from config import REPO_ROOT, STUDIO_LIMITS
 
@@ -43,7 +44,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SHIPPED_MODELS"]:
         paths += shipped_models()  # the registry skips a folder it already has
     app.extensions["progan_models"] = ModelRegistry(paths)
-    app.extensions["progan_heavy"] = HeavyBudget(app.config.get("STUDIO_LIMITS", STUDIO_LIMITS))
+    limits = app.config.get("STUDIO_LIMITS", STUDIO_LIMITS)
+    app.extensions["progan_heavy"] = HeavyBudget(limits)
+    app.extensions["progan_renders"] = RenderCache(limits.cache_bytes)
 
     app.register_blueprint(bp)
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,6 +44,36 @@ class Busy(ProganError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"the studio is busy with other animations; try again in {retry_after} s")
         self.retry_after = retry_after
+
+
+class RenderCache:
+    """The bytes of recent renders by ETag, least recently used first out, within a byte
+    budget; a tag names the model, libraries and parameters, so a hit is the same picture."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, tag: str) -> bytes | None:
+        with self._lock:
+            body = self._items.get(tag)
+            if body is not None:
+                self._items.move_to_end(tag)
+            return body
+
+    def put(self, tag: str, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            if tag in self._items:
+                return
+            self._items[tag] = body
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
 
 
 class HeavyBudget:

@@ -42,7 +42,11 @@ def cached(snapshot: Snapshot, item: service.ImageRequest) -> Response:
     if request.if_none_match.contains_weak(tag):
         response = Response(status=304)
     else:
-        body = current_app.extensions["progan_heavy"].render(item, snapshot)
+        cache = current_app.extensions["progan_renders"]
+        body = cache.get(tag)
+        if body is None:
+            body = current_app.extensions["progan_heavy"].render(item, snapshot)
+            cache.put(tag, body)
         response = Response(body, mimetype=item.mimetype)
         response.headers["Content-Disposition"] = f'inline; filename="{item.filename}"'
     response.set_etag(tag)

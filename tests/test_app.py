@@ -289,10 +289,10 @@ def test_if_none_match_is_answered_without_rendering(plain, monkeypatch, url: st
         assert response.headers["ETag"] == tag
         assert response.headers["Cache-Control"] == "no-cache"
     assert rendered == []
-    # A stale tag gets the image again, rendered afresh.
+    # A stale tag gets the image again, from the render cache: no render either.
     response = plain.get(url, headers={"If-None-Match": '"stale"'})
     assert response.status_code == 200 and response.headers["ETag"] == tag
-    assert rendered
+    assert response.data == plain.get(url).data and rendered == []
 
 
 def test_only_urls_naming_the_model_version_are_cached_for_good(plain) -> None:
@@ -619,3 +619,30 @@ def test_waitress_queue_depth_is_reported_at_most_once_a_minute() -> None:
         "3 requests waiting for a server thread (at most 9 since the last report)",
         "4 requests waiting for a server thread (at most 4 since the last report)",
     ]
+
+
+def test_a_picture_asked_for_again_is_served_from_memory(plain_model: Path, monkeypatch) -> None:
+    from app.service import RenderCache
+
+    app = create_app({"MODEL_PATH": str(plain_model)})
+    g = app.extensions["progan_models"].default.generator
+    calls = []
+    real = type(g).render
+
+    def counted(latents, res, labels=None):
+        calls.append(res)
+        return real(g, latents, res, labels)
+
+    monkeypatch.setattr(g, "render", counted)
+    client = app.test_client()
+    first = client.get("/generate/40x24/77/original")
+    again = app.test_client().get("/generate/40x24/77/original")  # another visitor, no ETag
+    assert first.data == again.data and calls == ["40x24"]
+    cache = RenderCache(max_bytes=10)
+    cache.put("a", b"12345")
+    cache.put("b", b"12345")
+    assert cache.get("a") == b"12345"  # "a" is now the most recent
+    cache.put("c", b"123")
+    assert cache.get("b") is None and cache.get("a") and cache.get("c")
+    cache.put("huge", b"x" * 11)
+    assert cache.get("huge") is None
