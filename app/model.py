@@ -190,14 +190,12 @@ def _digest(paths: list[Path], extra: str) -> str:
 
 def _library_versions() -> str:
     """Everything besides the export that decides a response's bytes."""
-    import imageio
     import keras
     import numpy
     import PIL
     import tensorflow
 
     versions = [
-        f"{module.__name__}={module.__version__}"
-        for module in (numpy, tensorflow, keras, PIL, imageio)
+        f"{module.__name__}={module.__version__}" for module in (numpy, tensorflow, keras, PIL)
     ]
-    return ";".join([latent.SEED_RECIPE, *versions])
+    return ";".join([latent.SEED_RECIPE, latent.GIF_RECIPE, *versions])

@@ -188,17 +188,18 @@ def test_interpolate_writes_the_gif(model: Path, tmp_path: Path, capsys) -> None
     assert call(argv, capsys)[0] == 0
     frames, delays = read_gif(out)
     assert len(frames) == 7 and delays == [60] * 7 and frames[0].shape == (12, 20, 3)
-    # 20×12 images have at most 240 colors, so the GIF palette loses nothing.
-    ends = seed_images(model, [1, 2], "20x12")
-    np.testing.assert_array_equal(frames[0], ends[0])
-    np.testing.assert_array_equal(frames[-1], ends[1])
+    # One 256-color palette for all frames: the ends are the seeds' images within its error.
+    ends = seed_images(model, [1, 2], "20x12").astype(int)
+    for frame, end, other in ((frames[0], ends[0], ends[1]), (frames[-1], ends[1], ends[0])):
+        error = np.abs(frame.astype(int) - end).mean()
+        assert error < 12 and error < np.abs(frame.astype(int) - other).mean() / 3
 
     lerp_out = tmp_path / "lerp.gif"
     assert call([*argv[:-1], str(lerp_out), "--lerp", "--back-and-forth"], capsys)[0] == 0
     lerp_frames, _ = read_gif(lerp_out)
     assert len(lerp_frames) == 12
-    np.testing.assert_array_equal(lerp_frames[0], frames[0])
-    np.testing.assert_array_equal(lerp_frames[6], frames[6])
+    for i in (0, 6):  # the same ends, each GIF through its own palette
+        assert np.abs(lerp_frames[i].astype(int) - frames[i]).mean() < 12
     assert not np.array_equal(lerp_frames[3], frames[3])
 
 
