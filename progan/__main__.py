@@ -322,6 +322,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from progan import metrics
     from progan.data import build_cache, open_source
     from progan.resolution import parse_res
+    from progan.sources import recolor_groups
 
     g = load_model(args.model)
     res = latent.check_res(g, args.res)
@@ -351,6 +352,15 @@ def evaluate(args: argparse.Namespace) -> int:
         result |= scores
     if g.classes or g.prototypes:
         result |= color_figures(g, res, args.method)
+        groups = recolor_groups(source)
+        if groups:  # the recolored data's own ceiling for the shape SSIM
+            at = {int(position): index for index, position in enumerate(cache.kept)}
+            kept = [
+                np.array([at[p] for p in group]) for group in groups if all(p in at for p in group)
+            ]
+            ceiling = colors.data_shape_ssim(cache.arrays[parse_res(res)], kept)
+            print(f"  the data's own (each photo against its recolored copies): {ceiling:.3f}")
+            result["shape_ssim_data"] = ceiling
     else:
         print(
             "no color figures: an unconditional model needs prototypes first "

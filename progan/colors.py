@@ -603,6 +603,35 @@ def luminance(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
+def mean_pair_ssim(versions: list[np.ndarray]) -> float:
+    """SSIM of the luminance of every pair among ``versions`` (``K×H×W×3`` uint8 arrays, one
+    per color, aligned image by image), averaged over pairs and images."""
+    from skimage.metrics import structural_similarity
+
+    side = min(versions[0].shape[1:3])
+    window = min(7, side - (side + 1) % 2)  # skimage's 7×7, or the largest odd side that fits
+    lumas = [luminance(v) for v in versions]
+    return float(
+        np.mean(
+            [
+                structural_similarity(a[k], b[k], data_range=255.0, win_size=window)
+                for i, a in enumerate(lumas)
+                for b in lumas[i + 1 :]
+                for k in range(len(a))
+            ]
+        )
+    )
+
+
+def data_shape_ssim(images: np.ndarray, groups: list[np.ndarray], count: int = 200) -> float:
+    """The shape-SSIM ceiling a data set sets: each photo against its own recolored versions
+    (``groups`` of indices into ``images``), over ``count`` photos spread through the set."""
+    chosen = [g for g in groups[:: max(1, len(groups) // count)] if len(g) == len(groups[0])]
+    return mean_pair_ssim(
+        [np.asarray(images[[g[j] for g in chosen]]) for j in range(len(chosen[0]))]
+    )
+
+
 def color_report(
     g: Any,
     res: str | None = None,
@@ -612,8 +641,6 @@ def color_report(
 ) -> dict[str, float]:
     """Accuracy per color, multi-colored share and shape SSIM across colors (see
     :class:`config.ColorEvaluationConfig`), on ``cfg.seeds`` seeds, for either kind of model."""
-    from skimage.metrics import structural_similarity
-
     res = check_res(g, res)
     if not g.classes:
         prototypes = prototypes or load_prototypes(g)
@@ -638,19 +665,7 @@ def color_report(
         mixed.append(multicolored(shares, laundry, cfg))
         report[f"multicolored_{color}"] = float(mixed[-1].mean())
     report["multicolored"] = float(np.mean(mixed))
-    lumas = {color: luminance(images) for color, images in drawn.items()}
-    pairs = [(a, b) for i, a in enumerate(COLORS) for b in COLORS[i + 1 :]]
-    side = min(drawn["original"].shape[1:3])
-    window = min(7, side - (side + 1) % 2)  # skimage's 7×7, or the largest odd side that fits
-    report["shape_ssim"] = float(
-        np.mean(
-            [
-                structural_similarity(lumas[a][k], lumas[b][k], data_range=255.0, win_size=window)
-                for a, b in pairs
-                for k in range(len(latents))
-            ]
-        )
-    )
+    report["shape_ssim"] = mean_pair_ssim([drawn[color] for color in COLORS])
     return report
 
 

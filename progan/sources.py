@@ -186,3 +186,21 @@ def _labels_from_csv(path: Path, files: list[str]) -> list[str]:
             f"(e.g. {unlabeled[0]}); give every image a row with its class"
         )
     return [rows[name] for name in files]
+
+
+def recolor_groups(source: ImageSource) -> list[np.ndarray]:
+    """Positions of the images that are versions of one photo (labels.csv's ``source`` column,
+    as the recolored laundry set writes it), groups of two or more; none for other sources."""
+    path = getattr(source, "root", Path()) / LABELS_CSV
+    if not isinstance(source, FolderSource) or not path.is_file():
+        return []
+    position = {p.relative_to(source.root).as_posix(): i for i, p in enumerate(source.files)}
+    groups: dict[str, list[int]] = {}
+    try:
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("source") and row.get("file") in position:
+                    groups.setdefault(row["source"], []).append(position[row["file"]])
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ProganError(f"cannot read {path}: {err}") from err
+    return [np.array(sorted(g)) for _, g in sorted(groups.items()) if len(g) > 1]

@@ -364,3 +364,13 @@ def test_best_takes_for_each_color_the_method_that_measured_higher(computed) -> 
             colors.color_latents(g, z, color, found, winner),
         )
         assert found.rates("best")[color] == rates[winner][color]
+
+
+def test_data_shape_ssim_is_one_for_identical_versions_and_lower_for_moved_items():
+    rng = np.random.default_rng(5)
+    photos = rng.integers(0, 255, (6, 12, 20, 3), dtype=np.uint8)
+    same = np.concatenate([photos, photos])  # image i and i + 6 are "versions" of one photo
+    groups = [np.array([i, i + 6]) for i in range(6)]
+    assert colors.data_shape_ssim(same, groups) == pytest.approx(1.0)
+    moved = np.concatenate([photos, np.roll(photos, 5, axis=2)])
+    assert colors.data_shape_ssim(moved, groups) < 0.5

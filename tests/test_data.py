@@ -268,3 +268,16 @@ def test_conditional_dataset_slices_labels_like_the_images():
         np.concatenate([e["labels"].numpy() for e in split]), whole["labels"].numpy()
     )
     np.testing.assert_array_equal(whole["labels"].numpy(), global_batch(spec, 12)["labels"])
+
+
+def test_recolor_groups_gather_the_versions_of_one_photo(tmp_path):
+    from progan.sources import recolor_groups
+
+    root = _write_classes(tmp_path / "data", {"red": 2, "blue": 2})
+    assert recolor_groups(FolderSource(root)) == []  # no labels.csv
+    (root / "labels.csv").write_text(
+        "file,color,source\nblue/00.png,blue,a.jpg\nblue/01.png,blue,b.jpg\n"
+        "red/00.png,red,a.jpg\nred/01.png,red,c.jpg\n"
+    )
+    groups = recolor_groups(FolderSource(root))
+    assert [g.tolist() for g in groups] == [[0, 2]]  # b and c have one version each
