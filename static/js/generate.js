@@ -56,8 +56,8 @@ function fillColors(wanted) {
   const help = $("color-help");
   if (model.conditional) {
     help.textContent =
-      "This model draws each color as its class label, so an item keeps its shape in every " +
-      "color; the rate is how often the classifier sees the color asked for.";
+      "This model draws each color as its class label, from the same latent; the rate is " +
+      "how often the classifier sees the color asked for.";
   } else if (model.prototypes.available) {
     help.textContent =
       `Colors shift the latent by prototypes measured at ${model.prototypes.res}; ` +
