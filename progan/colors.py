@@ -121,7 +121,13 @@ def color_shares(
 
 def class_of_images(images: np.ndarray, cfg: ColorClassifierConfig = COLOR_CLASSIFIER) -> list[str]:
     """The class of each ``N×H×W×3`` uint8 image: one of :data:`CLASSES` or ``'none'``."""
-    shares, laundry = color_shares(images, cfg)
+    return class_of_shares(*color_shares(images, cfg), cfg)
+
+
+def class_of_shares(
+    shares: np.ndarray, laundry: np.ndarray, cfg: ColorClassifierConfig = COLOR_CLASSIFIER
+) -> list[str]:
+    """The class each image's :func:`color_shares` make it (the classifier's decision rule)."""
     order = np.argsort(shares, axis=1)
     best, second = order[:, -1], order[:, -2]
     rows = np.arange(len(shares))
@@ -658,9 +664,9 @@ def color_report(
     report: dict[str, float] = {}
     mixed = []
     for color in CLASSES:
-        shares, laundry = color_shares(drawn[color])
+        shares, laundry = color_shares(drawn[color])  # pixel classes once, for both figures
         report[f"accuracy_{color}"] = float(
-            np.mean(np.array(class_of_images(drawn[color])) == color)
+            np.mean(np.array(class_of_shares(shares, laundry)) == color)
         )
         mixed.append(multicolored(shares, laundry, cfg))
         report[f"multicolored_{color}"] = float(mixed[-1].mean())
