@@ -26,6 +26,8 @@ from config import (
     ScheduleConfig,
     TrainConfig,
 )
+from progan import backend
+from progan.backend import BACKENDS
 from progan.cli import Parser, run
 from progan.errors import ProganError
 from progan.quiet import import_tensorflow
@@ -112,7 +114,18 @@ def build_parser() -> Parser:
         type=int,
         help="images for the SWD/MS-SSIM evaluation at every phase end (default 256; 0 off)",
     )
-    p.add_argument("--jit", action="store_true", default=None, help="compile the step with XLA")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend to train with (default $KERAS_BACKEND, else tensorflow); a run "
+        "resumes under either",
+    )
+    p.add_argument(
+        "--jit",
+        action="store_true",
+        default=None,
+        help="compile the TensorFlow step with XLA (JAX always compiles it)",
+    )
     p.add_argument(
         "--mixed-precision",
         choices=["off", "bf16", "fp16"],
@@ -121,7 +134,8 @@ def build_parser() -> Parser:
     p.add_argument(
         "--strategy",
         choices=["default", "mirrored", "multiworker"],
-        help="tf.distribute strategy (mirrored: all GPUs; multiworker: TF_CONFIG)",
+        help="mirrored: every local GPU (JAX: every local device); multiworker: "
+        "tf.distribute over the machines in TF_CONFIG",
     )
     return p
 
@@ -319,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for chatty in ("tensorflow", "absl"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    import_tensorflow()
+    if backend.select(args.backend) == "tensorflow":
+        import_tensorflow()
     from progan.trainer import Trainer
 
     trainer = Trainer(cfg)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from progan.cli import Parser, run
-from progan.quiet import import_tensorflow
+from progan.quiet import import_backend
 
 PROG = "python -m app"
 
@@ -81,7 +81,7 @@ def whole_number(lo: int, hi: int) -> Callable[[str], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import_tensorflow()
+    import_backend()
     import waitress
 
     from app import create_app

@@ -190,12 +190,14 @@ def _digest(paths: list[Path], extra: str) -> str:
 
 def _library_versions() -> str:
     """Everything besides the export that decides a response's bytes."""
+    import importlib
+
     import keras
     import numpy
     import PIL
-    import tensorflow
 
+    engine = importlib.import_module(keras.backend.backend())
     versions = [
-        f"{module.__name__}={module.__version__}" for module in (numpy, tensorflow, keras, PIL)
+        f"{module.__name__}={module.__version__}" for module in (numpy, engine, keras, PIL)
     ]
     return ";".join([latent.SEED_RECIPE, latent.GIF_RECIPE, *versions])

@@ -31,6 +31,8 @@ RECIPES: dict[str, list[str]] = {
     "logistic-r1+augment": ["--loss", "logistic-r1", "--augment", "translation,cutout"],
     "wide-top": ["--channels", "128,128,128,128,64,32"],
     "labels": ["--labels"],
+    "curriculum": ["--color-curriculum", "2,3,4,5,10,20"],
+    "curriculum-b": ["--color-curriculum", "5,20"],
 }
 
 

@@ -20,7 +20,7 @@ from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_ME
 from progan import colors, latent
 from progan.cli import Parser, run
 from progan.errors import ProganError
-from progan.quiet import import_tensorflow
+from progan.quiet import import_backend
 
 PROG = "python -m progan"
 
@@ -31,7 +31,7 @@ def load_model(path: str | None) -> Any:
     TensorFlow's C++ start-up chatter is quieted (as ``train.py`` does) so that an error stays
     the last line a user reads.
     """
-    import_tensorflow()
+    import_backend()
     from progan import load_generator
 
     try:

@@ -13,22 +13,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import tensorflow as tf
 
+from progan import backend
 from progan.errors import ProganError
 
+STRATEGIES = ("default", "mirrored", "multiworker")
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """``mirrored`` uses every GPU, or every logical CPU device when there is no GPU."""
+
+def make_strategy(name: str):
+    """The ``tf.distribute`` strategy of a TensorFlow run (None under JAX, which splits a batch
+    over its local devices by sharding instead; see :func:`progan.backend.compile_step`).
+
+    ``mirrored`` uses every GPU, or every logical CPU device when there is no GPU.
+    """
+    if name not in STRATEGIES:
+        raise ProganError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
+    if backend.name() == "jax":
+        if name == "multiworker":
+            raise ProganError(
+                "--strategy multiworker is TensorFlow's (tf.distribute); under JAX use "
+                "--strategy mirrored for the devices of one machine"
+            )
+        return None
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ProganError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def common_step(steps_by_worker: Sequence[Sequence[int]]) -> int:
@@ -54,7 +69,7 @@ class Cluster:
     """This process's place in the run (chief or not, index among the workers) and the two
     collectives the trainer needs: agreeing on wishes, and gathering small numbers."""
 
-    def __init__(self, strategy: tf.distribute.Strategy) -> None:
+    def __init__(self, strategy) -> None:
         self.strategy = strategy
         resolver = getattr(strategy, "cluster_resolver", None)
         if resolver is None or not resolver.task_type:
@@ -69,6 +84,8 @@ class Cluster:
         else:
             self.index = chiefs + self.task_id
             self.is_chief = not chiefs and self.task_id == 0
+        import tensorflow as tf
+
         self._sum = tf.function(
             lambda x: strategy.reduce(
                 tf.distribute.ReduceOp.SUM, strategy.run(tf.identity, args=(x,)), axis=None
@@ -84,7 +101,7 @@ class Cluster:
         rows[self.index] = values
         # Each worker's replicas all contribute the same rows; divide that count back out.
         replicas = self.strategy.num_replicas_in_sync // self.workers
-        return self._sum(tf.constant(rows)).numpy() / replicas
+        return self._sum(rows).numpy() / replicas
 
     def agree(self, *wishes: bool) -> list[bool]:
         """Each wish, true for all when any worker has it."""

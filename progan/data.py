@@ -1,4 +1,5 @@
-"""From a source of images of any size to a seeded, resumable tf.data pipeline per stage.
+"""From a source of images of any size to seeded, resumable batches per stage (a tf.data
+pipeline under TensorFlow, NumPy batches under JAX).
 
 Decoding and resizing happen once: every image is padded to the target aspect ratio, resized to
 the top stage with area filtering, and each lower stage is the exact 2×2 average of the one
@@ -16,11 +17,11 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from progan.errors import ProganError
@@ -307,14 +308,22 @@ def global_batch(spec: BatchSpec, position: int) -> dict[str, np.ndarray]:
     return batch
 
 
-def step_dataset(
-    spec: BatchSpec, start: int, steps: int, context: tf.distribute.InputContext | None = None
-) -> tf.data.Dataset:
+def step_batches(spec: BatchSpec, start: int, steps: int) -> Iterator[dict[str, np.ndarray]]:
+    """``steps`` whole training steps from image count ``start``, as NumPy arrays."""
+    per_step = spec.batch_size * spec.n_critic
+    for step in range(steps):
+        yield global_batch(spec, start + step * per_step)
+
+
+def step_dataset(spec: BatchSpec, start: int, steps: int, context=None):
     """``steps`` training steps from image count ``start``, sliced for this input pipeline.
 
     With several replicas per pipeline the pipeline yields each replica's slice in turn, which is
-    the order ``distribute_datasets_from_function`` hands elements to replicas.
+    the order ``distribute_datasets_from_function`` hands elements to replicas (``context`` is
+    its ``tf.distribute.InputContext``).
     """
+    import tensorflow as tf
+
     replicas = context.num_replicas_in_sync if context else 1
     pipelines = context.num_input_pipelines if context else 1
     pipeline = context.input_pipeline_id if context else 0

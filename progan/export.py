@@ -180,12 +180,12 @@ class Generator:
     """A loaded export: renders uint8 images for float32 latents at any resolution it reached.
 
     One per process is enough; ``render`` may be called from several threads at once (the
-    tf.functions are traced under a lock, running them is thread safe).
+    compiled function is made under a lock, running it is thread safe). It renders under the
+    Keras backend of the process: a ``tf.function`` under TensorFlow, ``jax.jit`` under JAX (so
+    a machine without TensorFlow serves the studio too).
     """
 
     def __init__(self, folder: Path) -> None:
-        import tensorflow as tf
-
         from progan.generator import Generator as Network
 
         self.path = folder
@@ -216,7 +216,6 @@ class Generator:
         self.classes: list[str] = list(self.net.classes)
         self._lock = threading.Lock()
         self._render_top = None
-        self._tf = tf
 
     def shape_of(self, res: str) -> Shape:
         if res not in self.resolutions:
@@ -232,23 +231,42 @@ class Generator:
         """
         with self._lock:
             if self._render_top is None:
-                tf = self._tf
+                from keras import ops
+
+                from progan import backend
+
                 top = self.stages - 1
                 conditional = bool(self.classes)
 
-                @tf.function(
-                    input_signature=[
-                        tf.TensorSpec([None, self.latent_dim], tf.float32),
-                        tf.TensorSpec([None], tf.int32),
-                    ]
-                )
                 def render_top(latents, labels):
                     images = self.network(
                         latents, stage=top, labels=labels if conditional else None
                     )
-                    return tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
+                    return ops.clip(ops.cast(images, "float32"), -1.0, 1.0)
 
-                self._render_top = render_top
+                if backend.name() == "jax":
+                    import jax
+
+                    compiled = jax.jit(render_top)
+
+                    def padded(latents, labels):
+                        """jit compiles once per shape: pad to a power of two, keep n."""
+                        n = len(latents)
+                        extra = (1 << (n - 1).bit_length()) - n
+                        latents = np.pad(latents, ((0, extra), (0, 0)))
+                        return np.asarray(compiled(latents, np.pad(labels, (0, extra))))[:n]
+
+                    self._render_top = padded
+                else:
+                    import tensorflow as tf
+
+                    self._render_top = tf.function(
+                        render_top,
+                        input_signature=[
+                            tf.TensorSpec([None, self.latent_dim], tf.float32),
+                            tf.TensorSpec([None], tf.int32),
+                        ],
+                    )
             return self._render_top
 
     def label_indices(self, labels: Any, count: int) -> np.ndarray:
@@ -298,7 +316,7 @@ class Generator:
         render_top = self._top()
         images = np.concatenate(
             [
-                render_top(latents[i : i + RENDER_CHUNK], indices[i : i + RENDER_CHUNK]).numpy()
+                np.asarray(render_top(latents[i : i + RENDER_CHUNK], indices[i : i + RENDER_CHUNK]))
                 for i in range(0, len(latents), RENDER_CHUNK)
             ]
         )

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import tensorflow as tf
+from keras import ops
 
 from config import LossConfig
+from progan.backend import input_gradient
 
 
-def gradient_norms(
-    critic: Callable[[tf.Tensor], tf.Tensor], reals, fakes, epsilon, loss_scale=None
-):
+def gradient_norms(critic: Callable, reals, fakes, epsilon, loss_scale=None):
     """``‖∇D(x̂)‖`` per image at ``x̂ = reals + ε·(fakes − reals)``, the points WGAN-GP penalises.
 
     ``epsilon`` has shape N×1×1×1 (uniform in [0, 1]); it is an argument rather than drawn here
@@ -27,48 +26,53 @@ def gradient_norms(
     are multiplied by ``loss_scale`` before it is taken and the gradient divided after, as the
     official code scales and unscales it.
     """
-    mixed = reals + (fakes - reals) * tf.cast(epsilon, reals.dtype)
+    mixed = reals + (fakes - reals) * ops.cast(epsilon, reals.dtype)
     return scores_and_gradient_norms(critic, mixed, loss_scale)[1]
 
 
-def scores_and_gradient_norms(critic: Callable[[tf.Tensor], tf.Tensor], images, loss_scale=None):
+def scores_and_gradient_norms(critic: Callable, images, loss_scale=None):
     """``D(x)`` (N×1, float32) and ``‖∇ₓD(x)‖`` per image, in one pass (see gradient_norms)."""
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        scores = tf.cast(critic(images), tf.float32)
-        objective = scores if loss_scale is None else scores * tf.cast(loss_scale, tf.float32)
-    grads = tf.cast(tape.gradient(objective, images), tf.float32)  # of the sum of the scores
+
+    def objective(x):
+        scores = ops.cast(critic(x), "float32")
+        total = ops.sum(scores)  # its gradient holds every image's own gradient
+        if loss_scale is not None:
+            total = total * ops.cast(loss_scale, "float32")
+        return total, scores
+
+    scores, grads = input_gradient(objective, images)
+    grads = ops.cast(grads, "float32")
     if loss_scale is not None:
-        grads = grads / tf.cast(loss_scale, tf.float32)
-    return scores, tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+        grads = grads / ops.cast(loss_scale, "float32")
+    return scores, ops.sqrt(ops.sum(ops.square(grads), axis=[1, 2, 3]))
 
 
-def critic_loss(real_scores, fake_scores, gp_norms, cfg: LossConfig) -> dict[str, tf.Tensor]:
+def _flat(scores):
+    return ops.reshape(ops.cast(scores, "float32"), [-1])
+
+
+def critic_loss(real_scores, fake_scores, gp_norms, cfg: LossConfig) -> dict:
     """Per-example terms of D's loss and their sum under ``'loss'``."""
-    real = tf.reshape(tf.cast(real_scores, tf.float32), [-1])
-    fake = tf.reshape(tf.cast(fake_scores, tf.float32), [-1])
-    penalty = tf.square(gp_norms - cfg.gp_target) / (cfg.gp_target**2)
-    drift = tf.square(real)
+    real, fake = _flat(real_scores), _flat(fake_scores)
+    penalty = ops.square(gp_norms - cfg.gp_target) / (cfg.gp_target**2)
+    drift = ops.square(real)
     loss = fake - real + cfg.gp_lambda * penalty + cfg.drift * drift
     return {"loss": loss, "wasserstein": real - fake, "gp": penalty, "drift": drift}
 
 
-def generator_loss(fake_scores) -> tf.Tensor:
+def generator_loss(fake_scores):
     """Per-example ``−D(G(z))``."""
-    return -tf.reshape(tf.cast(fake_scores, tf.float32), [-1])
+    return -_flat(fake_scores)
 
 
-def logistic_critic_loss(
-    real_scores, fake_scores, r1_norms, cfg: LossConfig
-) -> dict[str, tf.Tensor]:
+def logistic_critic_loss(real_scores, fake_scores, r1_norms, cfg: LossConfig) -> dict:
     """``softplus(D(fake)) + softplus(−D(real))``, plus ``γ/2·‖∇D(real)‖²·k`` on the steps that
     regularise (``r1_norms`` given; ``k = r1_every`` makes up for the steps without)."""
-    real = tf.reshape(tf.cast(real_scores, tf.float32), [-1])
-    fake = tf.reshape(tf.cast(fake_scores, tf.float32), [-1])
-    loss = tf.nn.softplus(fake) + tf.nn.softplus(-real)
+    real, fake = _flat(real_scores), _flat(fake_scores)
+    loss = ops.softplus(fake) + ops.softplus(-real)
     terms = {"real_score": real, "fake_score": fake}
     if r1_norms is not None:
-        r1 = tf.square(r1_norms)
+        r1 = ops.square(r1_norms)
         loss += 0.5 * cfg.r1_gamma * cfg.r1_every * r1
         terms["r1"] = r1
     return {"loss": loss, **terms}
@@ -82,7 +86,7 @@ def critic_terms(
     mix,
     regularize: bool = True,
     loss_scale=None,
-) -> dict[str, tf.Tensor]:
+) -> dict:
     """D's per-example loss (``'loss'``) and the terms worth logging, for ``cfg.kind``.
 
     ``judges`` map images to scores for the reals, the fakes and WGAN-GP's mixed images (the
@@ -101,9 +105,9 @@ def critic_terms(
     return logistic_critic_loss(real_scores, fake_judge(fakes), norms, cfg)
 
 
-def generator_terms(cfg: LossConfig, fake_scores) -> tf.Tensor:
+def generator_terms(cfg: LossConfig, fake_scores):
     """G's per-example loss: ``−D(G(z))`` for WGAN-GP, ``softplus(−D(G(z)))`` (non-saturating)
     for the logistic loss."""
     if cfg.kind == "wgan-gp":
         return generator_loss(fake_scores)
-    return tf.nn.softplus(-tf.reshape(tf.cast(fake_scores, tf.float32), [-1]))
+    return ops.softplus(-_flat(fake_scores))

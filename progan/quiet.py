@@ -64,3 +64,13 @@ def import_tensorflow() -> ModuleType:
         for line in kept_lines(captured.read().decode(errors="replace")):
             print(line, file=sys.stderr)
     return tensorflow
+
+
+def import_backend() -> ModuleType:
+    """The library Keras runs on in this process (``$KERAS_BACKEND``, else TensorFlow), loaded
+    before Keras: TensorFlow quietly as above, JAX as it is (it prints nothing on a CPU)."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "jax":
+        import jax
+
+        return jax
+    return import_tensorflow()

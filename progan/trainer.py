@@ -1,13 +1,15 @@
-"""Progressive training: the phase schedule, one WGAN-GP step, EMA, checkpoints and resume.
+"""Progressive training: the phase schedule, one training step, EMA, checkpoints and resume.
 
 A run is a list of phases (stage 0 stabilize; then for every further stage a fade-in and a
 stabilize phase). Its position is three counters — phase, images shown in the phase, images
 shown in all — saved in every checkpoint; alpha and every random draw are functions of them, so
-``--resume`` continues the same stream, mid fade-in included.
+``--resume`` continues the same stream, mid fade-in included. The step is written once with
+``keras.ops``; :mod:`progan.backend` takes its gradients and compiles it under TensorFlow or JAX.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -19,14 +21,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 from PIL import Image
 
 from config import TrainConfig
-from progan import export
+from progan import backend, checkpoints, export
 from progan.augment import augment
 from progan.cluster import Cluster, common_step, make_strategy
-from progan.data import BatchSpec, build_cache, open_source, step_dataset
+from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
 from progan.discriminator import Discriminator
 from progan.errors import ProganError
 from progan.export import to_uint8
@@ -114,7 +116,7 @@ def ema_beta(half_life_kimg: float, batch_size: int) -> float:
 
 def bf16_is_fast() -> bool:
     """True on a GPU, or on a CPU whose flags include native bfloat16 arithmetic."""
-    if tf.config.list_physical_devices("GPU"):
+    if backend.has_gpu():
         return True
     try:
         flags = Path("/proc/cpuinfo").read_text()
@@ -123,12 +125,8 @@ def bf16_is_fast() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def by_path(model: keras.Model) -> dict[str, tf.Variable]:
-    """A model's variables keyed by their (unique) layer paths.
-
-    Keras 3 models do not expose layers kept in Python lists to ``tf.train.Checkpoint``, so the
-    checkpoint names every variable explicitly instead of relying on object tracking.
-    """
+def by_path(model: keras.Model) -> dict:
+    """A model's variables keyed as the TensorFlow checkpoints of earlier versions named them."""
     return {v.path.replace("/", "."): v for v in model.weights}
 
 
@@ -140,6 +138,13 @@ class Trainer:
         self.run_dir = Path(cfg.out)
         self.strategy = make_strategy(cfg.strategy)
         self.cluster = Cluster(self.strategy)
+        # Where the run stands (saved in every checkpoint; see the module docstring).
+        self.phase_index = 0
+        self.phase_shown = 0
+        self.images_shown = 0
+        self.alpha = 0.0
+        # Wall-clock seconds spent training, summed over every resume of the run.
+        self.train_seconds = 0.0
         self.is_chief, worker = self.cluster.is_chief, self.cluster.task_id
         # Every worker saves full checkpoints (saving is collective); only the chief's are the
         # run's, the others go to a folder of their own so that workers sharing a disk never
@@ -168,9 +173,10 @@ class Trainer:
         )
         self._build_models()
         self.stop_signal: int | None = None
+        self.writer = None
         self.last_losses: dict[str, float] = {}
         # The losses of the most recent step (tensors), checked before every save.
-        self.last_step: dict[str, tf.Tensor] = {}
+        self.last_step: dict = {}
         if cfg.resume:
             self.restore()
         else:
@@ -180,7 +186,9 @@ class Trainer:
 
     # ----------------------------------------------------------------- set-up
     def _check_run_folder(self) -> None:
-        has_checkpoint = tf.train.latest_checkpoint(str(self.ckpt_dir)) is not None
+        has_checkpoint = bool(checkpoints.steps(self.ckpt_dir)) or checkpoints.has_legacy(
+            self.ckpt_dir
+        )
         if self.cfg.resume and not has_checkpoint:
             raise ProganError(f"nothing to resume in {self.run_dir}: it has no checkpoint")
         if not self.cfg.resume and has_checkpoint:
@@ -203,8 +211,11 @@ class Trainer:
 
     def _check_mbstd_groups(self) -> None:
         """Minibatch stddev groups come from each replica's batch: never below 2 (the feature
-        would be a constant), and a smaller group than configured is said once."""
-        replicas = self.strategy.num_replicas_in_sync
+        would be a constant), and a smaller group than configured is said once. (Under JAX the
+        step sees the whole batch even when it is sharded over devices.)"""
+        replicas = self.replicas
+        if self.strategy is None and self.cfg.strategy == "mirrored":
+            self._check_jax_devices()
         wanted = self.cfg.network.mbstd_group
         smaller = []
         for stage, shape in enumerate(self.shapes):
@@ -224,6 +235,21 @@ class Trainer:
                 "of it): %s",
                 wanted,
                 ", ".join(smaller),
+            )
+
+    def _check_jax_devices(self) -> None:
+        import jax
+
+        devices = jax.local_device_count()
+        uneven = [
+            format_res(shape)
+            for stage, shape in enumerate(self.shapes)
+            if self.cfg.schedule.batch_sizes[stage] % devices
+        ]
+        if uneven:
+            raise ProganError(
+                f"the batch at {', '.join(uneven)} does not split over the {devices} local "
+                "devices; give --batch-sizes multiples of the device count"
             )
 
     def _class_labels(self) -> np.ndarray:
@@ -280,38 +306,30 @@ class Trainer:
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(policy[self.cfg.mixed_precision])
         try:
-            with self.strategy.scope():
+            with self._scope():
                 keras.utils.set_random_seed(self.cfg.seed)
                 self.G = Generator(self.net, self.num_stages, name="generator")
                 self.D = Discriminator(self.net, self.num_stages, name="discriminator")
                 self.G_ema = Generator(self.net, self.num_stages, name="generator_ema")
                 for ema, live in zip(self.G_ema.weights, self.G.weights, strict=True):
                     ema.assign(live)
-                self.phase_index = tf.Variable(0, dtype=tf.int64, trainable=False)
-                self.phase_shown = tf.Variable(0, dtype=tf.int64, trainable=False)
-                self.images_shown = tf.Variable(0, dtype=tf.int64, trainable=False)
-                self.alpha = tf.Variable(0.0, dtype=tf.float32, trainable=False)
-                # Wall-clock seconds spent training, summed over every resume of the run.
-                self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         finally:
             keras.config.set_dtype_policy(previous)
-        self.models_checkpoint = tf.train.Checkpoint(
-            generator=by_path(self.G),
-            discriminator=by_path(self.D),
-            generator_ema=by_path(self.G_ema),
-            phase=self.phase_index,
-            phase_images=self.phase_shown,
-            images_shown=self.images_shown,
-            alpha=self.alpha,
-            train_seconds=self.train_seconds,
-        )
+
+    def _scope(self):
+        """Where variables are made: the strategy's scope under TensorFlow."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    @property
+    def replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync if self.strategy is not None else 1
 
     def new_optimizers(self, phase: Phase) -> None:
         """Fresh Adam state for each phase, as the official code resets it at every lod change."""
         opt, loss = self.cfg.optimizer, self.cfg.loss
         # Lazy R1 regularises D on one step in k: StyleGAN2 runs its Adam at lr·c, β**c.
         c = loss.r1_every / (loss.r1_every + 1) if loss.kind == "logistic-r1" else 1.0
-        with self.strategy.scope():
+        with self._scope():
             self.g_opt, self.d_opt = (
                 self._wrap(
                     keras.optimizers.Adam(
@@ -325,13 +343,6 @@ class Trainer:
             )
             self.g_opt.build(self.G.stage_variables(phase.stage, phase.fading))
             self.d_opt.build(self.D.stage_variables(phase.stage, phase.fading))
-        self.optimizers_checkpoint = tf.train.Checkpoint(g_opt=self.g_opt, d_opt=self.d_opt)
-        checkpoint = tf.train.Checkpoint(
-            models=self.models_checkpoint, optimizers=self.optimizers_checkpoint
-        )
-        self.manager = tf.train.CheckpointManager(
-            checkpoint, str(self.ckpt_dir), max_to_keep=self.cfg.keep_checkpoints
-        )
 
     def _wrap(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
         if self.cfg.mixed_precision == "fp16":
@@ -340,7 +351,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- the step
     def phase_dataset(self, stage: int, start: int, steps: int):
-        """The distributed batches of ``steps`` steps at ``stage`` from image count ``start``."""
+        """The batches of ``steps`` steps at ``stage`` from image count ``start``: a distributed
+        tf.data pipeline under TensorFlow, NumPy batches under JAX."""
         cfg = self.cfg
         shape = self.shapes[stage]
         end = start + steps * cfg.schedule.batch_sizes[stage] * cfg.schedule.n_critic
@@ -371,6 +383,8 @@ class Trainer:
             augment=bool(cfg.augment),
             curriculum=curriculum,
         )
+        if self.strategy is None:
+            return step_batches(spec, start, steps)
         return self.strategy.distribute_datasets_from_function(
             lambda context: step_dataset(spec, start, steps, context)
         )
@@ -382,7 +396,7 @@ class Trainer:
         logistic loss compiles a step with it and one without; WGAN-GP's penalty is in every
         step).
         """
-        G, D, strategy = self.G, self.D, self.strategy
+        G, D = self.G, self.D
         stage, fading, loss_cfg = phase.stage, phase.fading, self.cfg.loss
         policy = self.cfg.augment
         g_vars = G.stage_variables(stage, fading)
@@ -397,13 +411,8 @@ class Trainer:
             d_opt.dynamic_scale if isinstance(d_opt, keras.optimizers.LossScaleOptimizer) else None
         )
 
-        def mean(per_example):
-            return tf.nn.compute_average_loss(per_example, global_batch_size=batch_size)
-
-        def scaled(optimizer, loss):  # fp16: loss scaling, undone by the optimizer
-            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-                return optimizer.scale_loss(loss)
-            return loss
+        def mean(per_example):  # over the global batch, whatever share a replica holds
+            return ops.sum(per_example) / batch_size
 
         def replica_step(batch, alpha):
             # A conditional run's labels (None otherwise): fakes and the penalty's mixed images
@@ -421,80 +430,138 @@ class Trainer:
                 return critic
 
             def generate(z, y):  # float32 images whatever the compute dtype
-                return tf.cast(G(z, stage=stage, alpha=alpha, fading=fading, labels=y), tf.float32)
+                return ops.cast(G(z, stage=stage, alpha=alpha, fading=fading, labels=y), "float32")
 
-            reals_all = tf.cast(batch["reals"], tf.float32) / 127.5 - 1.0
+            reals_all = ops.cast(batch["reals"], "float32") / 127.5 - 1.0
             for i in range(self.cfg.schedule.n_critic):
                 y = None if labels is None else labels[:, i]
                 u = [batch["aug"][:, i, j] if policy else None for j in range(3)]
                 reals = faded_reals(reals_all[:, i], alpha, fading)
-                fakes = generate(batch["z_critic"][:, i], y)
                 mix = batch["gp_mix"][:, i, None, None, None]
-                with tf.GradientTape() as tape:
+
+                def critic_loss(y=y, u=u, reals=reals, mix=mix, z=batch["z_critic"][:, i]):
                     terms = critic_terms(
                         loss_cfg,
                         (judge(y, u[0]), judge(y, u[1]), judge(y, u[2])),
                         reals,
-                        fakes,
+                        generate(z, y),
                         mix,
                         regularize,
                         penalty_scale,
                     )
-                    d_loss = mean(terms["loss"])
-                    d_objective = scaled(d_opt, d_loss)
-                grads = tape.gradient(d_objective, d_vars)
-                d_opt.apply_gradients(list(zip(grads, d_vars, strict=True)))
+                    return mean(terms["loss"]), terms
+
+                d_loss, terms = backend.minimize(d_opt, d_vars, critic_loss)
             y_gen = batch.get("labels_gen")
             critic = judge(y_gen, batch["aug_gen"] if policy else None)
-            with tf.GradientTape() as tape:
-                fake_scores = critic(generate(batch["z_gen"], y_gen))
-                g_loss = mean(generator_terms(loss_cfg, fake_scores))
-                g_objective = scaled(g_opt, g_loss)
-            grads = tape.gradient(g_objective, g_vars)
-            g_opt.apply_gradients(list(zip(grads, g_vars, strict=True)))
+
+            def generator_loss():
+                return mean(generator_terms(loss_cfg, critic(generate(batch["z_gen"], y_gen)))), ()
+
+            g_loss, _ = backend.minimize(g_opt, g_vars, generator_loss)
             logged = {name: mean(value) for name, value in terms.items() if name != "loss"}
             return {"d_loss": d_loss, "g_loss": g_loss, **logged}
 
-        # No tensor-dependent Python control flow here, so autograph has nothing to convert.
-        @tf.function(jit_compile=self.cfg.jit, autograph=False)
-        def step(batch, alpha):
-            per_replica = strategy.run(replica_step, args=(batch, alpha))
+        def update_ema():
             for ema, live in ema_pairs:
                 ema.assign(live + beta * (ema - live))
-            return {
-                k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                for k, v in per_replica.items()
-            }
 
-        return step
+        everything = [*self._weights(), *self.g_opt.variables, *self.d_opt.variables]
+        return backend.compile_step(
+            replica_step,
+            update_ema,
+            everything,
+            self.strategy,
+            self.cfg.jit,
+            data_parallel=self.strategy is None and self.cfg.strategy == "mirrored",
+        )
 
     # ----------------------------------------------------------------- the loop
     def restore(self) -> None:
         """Load the newest checkpoint every worker holds: models and counters, and Adam state
         when mid-phase."""
-        path = self._common_checkpoint()
-        tf.train.Checkpoint(models=self.models_checkpoint).restore(path).expect_partial()
-        index = int(self.phase_index.numpy())
-        if index < len(self.phases):
-            self.new_optimizers(self.phases[index])
-            if int(self.phase_shown.numpy()) > 0 or self.phases[index].final:
-                tf.train.Checkpoint(optimizers=self.optimizers_checkpoint).restore(
-                    path
-                ).expect_partial()
-        log.info(
-            "resumed %s at %s, %d images shown", self.run_dir, path, int(self.images_shown.numpy())
-        )
+        if not checkpoints.steps(self.ckpt_dir):
+            self._restore_tensorflow_checkpoint()
+            return
+        path = checkpoints.path_for(self.ckpt_dir, self._common_checkpoint())
+        arrays = checkpoints.load(path)
+        # A run resumed with a higher --max-res has stages the checkpoint lacks: they keep
+        # their fresh initialisation.
+        for key, variable in self._model_variables().items():
+            if key in arrays:
+                variable.assign(arrays[key])
+        self.phase_index = int(arrays["counters/phase"])
+        self.phase_shown = int(arrays["counters/phase_images"])
+        self.images_shown = int(arrays["counters/images_shown"])
+        self.alpha = float(arrays["counters/alpha"])
+        self.train_seconds = float(arrays["counters/train_seconds"])
+        if self._phase() < len(self.phases):
+            self.new_optimizers(self.phases[self._phase()])
+            if self.phase_shown > 0 or self.phases[self._phase()].final:
+                for key, variable in self._optimizer_variables().items():
+                    variable.assign(arrays[key])
+        log.info("resumed %s at %s, %d images shown", self.run_dir, path, self.images_shown)
 
-    def _common_checkpoint(self) -> str:
-        state = tf.train.get_checkpoint_state(str(self.ckpt_dir))
-        paths = {int(p.rsplit("-", 1)[1]): p for p in state.all_model_checkpoint_paths}
+    def _model_variables(self) -> dict:
+        """G, D and the EMA G by checkpoint key."""
+        named = (("generator", self.G), ("discriminator", self.D), ("generator_ema", self.G_ema))
+        return {f"{prefix}/{v.path}": v for prefix, model in named for v in model.weights}
+
+    def _optimizer_variables(self) -> dict:
+        """Adam's state by position: an optimizer's own name changes with every rebuild."""
+        return {
+            f"{prefix}/{i}": v
+            for prefix, optimizer in (("g_opt", self.g_opt), ("d_opt", self.d_opt))
+            for i, v in enumerate(optimizer.variables)
+        }
+
+    def _restore_tensorflow_checkpoint(self) -> None:
+        """A run saved by a version before the ``.npz`` checkpoints, in TensorFlow's format.
+
+        It is read under TensorFlow; its next save is in the format both backends read.
+        """
+        if backend.name() != "tensorflow":
+            raise ProganError(
+                f"{self.ckpt_dir} holds a TensorFlow checkpoint of an earlier version; resume it "
+                "once under TensorFlow, which saves it in the format every backend reads"
+            )
+        import tensorflow as tf
+
+        path = tf.train.latest_checkpoint(str(self.ckpt_dir))
+        counters = {
+            "phase": tf.Variable(0, dtype=tf.int64),
+            "phase_images": tf.Variable(0, dtype=tf.int64),
+            "images_shown": tf.Variable(0, dtype=tf.int64),
+            "alpha": tf.Variable(0.0, dtype=tf.float32),
+            "train_seconds": tf.Variable(0.0, dtype=tf.float64),
+        }
+        models = tf.train.Checkpoint(
+            generator=by_path(self.G),
+            discriminator=by_path(self.D),
+            generator_ema=by_path(self.G_ema),
+            **counters,
+        )
+        tf.train.Checkpoint(models=models).restore(path).expect_partial()
+        self.phase_index = int(counters["phase"].numpy())
+        self.phase_shown = int(counters["phase_images"].numpy())
+        self.images_shown = int(counters["images_shown"].numpy())
+        self.alpha = float(counters["alpha"].numpy())
+        self.train_seconds = float(counters["train_seconds"].numpy())
+        if self._phase() < len(self.phases):
+            self.new_optimizers(self.phases[self._phase()])
+            if self.phase_shown > 0 or self.phases[self._phase()].final:
+                optimizers = tf.train.Checkpoint(g_opt=self.g_opt, d_opt=self.d_opt)
+                tf.train.Checkpoint(optimizers=optimizers).restore(path).expect_partial()
+        log.info("resumed %s at %s, %d images shown", self.run_dir, path, self.images_shown)
+
+    def _common_checkpoint(self) -> int:
+        """The newest checkpoint step that every worker holds."""
+        keep = self.cfg.keep_checkpoints
+        newest = checkpoints.steps(self.ckpt_dir)[-keep:]
         # Every worker sends as many numbers (its newest steps, -1 for none); steps are image
         # counts, far inside float64's exact range.
-        keep = self.cfg.keep_checkpoints
-        newest = sorted(paths)[-keep:]
         everyone = self.cluster.gather(newest + [-1] * (keep - len(newest)))
-        step = common_step([[int(s) for s in row if s >= 0] for row in everyone])
-        return paths[step]
+        return common_step([[int(s) for s in row if s >= 0] for row in everyone])
 
     def start_from(self, folder: Path) -> None:
         """Take the weights and counters of an export's phase end (``train.py --from``).
@@ -526,16 +593,16 @@ class Trainer:
         # next phase is the fade-in of the stage above (phase 2·stages − 1).
         if self.num_stages > int(meta["stages"]):
             done = min(done, 2 * int(meta["stages"]) - 1)
-        self.phase_index.assign(done)
-        self.images_shown.assign(progress["images_shown"])
-        self.train_seconds.assign(progress["train_seconds"])
-        self.phase_shown.assign(0)
+        self.phase_index = int(done)
+        self.images_shown = int(progress["images_shown"])
+        self.train_seconds = float(progress["train_seconds"])
+        self.phase_shown = 0
         if self._phase() < len(self.phases):
-            self.alpha.assign(alpha_at(self.phases[self._phase()], 0))
-        log.info("starting from %s at %d images shown", folder, int(self.images_shown.numpy()))
+            self.alpha = alpha_at(self.phases[self._phase()], 0)
+        log.info("starting from %s at %d images shown", folder, self.images_shown)
 
     def _phase(self) -> int:
-        return int(self.phase_index.numpy())
+        return self.phase_index
 
     def save(self) -> str:
         """Write a checkpoint of a run that is still finite, so the last one kept is good.
@@ -548,7 +615,19 @@ class Trainer:
         self._check_finite(
             {v.path: float(np.isfinite(v.numpy()).all() or np.nan) for v in self._weights()}
         )
-        return self.manager.save(checkpoint_number=int(self.images_shown.numpy()))
+        arrays = {key: v.numpy() for key, v in self._model_variables().items()}
+        arrays |= {key: v.numpy() for key, v in self._optimizer_variables().items()}
+        arrays |= {
+            "counters/phase": np.int64(self.phase_index),
+            "counters/phase_images": np.int64(self.phase_shown),
+            "counters/images_shown": np.int64(self.images_shown),
+            "counters/alpha": np.float32(self.alpha),
+            "counters/train_seconds": np.float64(self.train_seconds),
+        }
+        path = checkpoints.save(
+            self.ckpt_dir, self.images_shown, arrays, keep=self.cfg.keep_checkpoints
+        )
+        return str(path)
 
     def _weights(self) -> list:
         return [*self.G.weights, *self.D.weights, *self.G_ema.weights]
@@ -559,19 +638,16 @@ class Trainer:
             save_config(self.cfg, self.run_dir)
         if not self.cfg.resume:
             self.save()
-        writer = (
-            tf.summary.create_file_writer(str(self.run_dir / "tb"))
-            if self.is_chief
-            else tf.summary.create_noop_writer()
+        self.writer = (
+            backend.tensorboard_writer(str(self.run_dir / "tb")) if self.is_chief else None
         )
         previous = {
             s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            while int(self.phase_index.numpy()) < len(self.phases):
-                index = int(self.phase_index.numpy())
-                with writer.as_default():
-                    finished = self._run_phase(self.phases[index])
+            while self.phase_index < len(self.phases):
+                index = self.phase_index
+                finished = self._run_phase(self.phases[index])
                 if not finished:
                     path = self.save()
                     raise KeyboardInterrupt(f"stopped; saved {path}")
@@ -579,7 +655,8 @@ class Trainer:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            writer.close()
+            if self.writer is not None:
+                self.writer.close()
         return self.run_dir / "export"
 
     def _request_stop(self, signum: int, _frame) -> None:
@@ -590,10 +667,10 @@ class Trainer:
         cfg = self.cfg
         batch_size = cfg.schedule.batch_sizes[phase.stage]
         per_step = batch_size * cfg.schedule.n_critic
-        shown = int(self.phase_shown.numpy())
+        shown = self.phase_shown
         steps = math.ceil(max(0, phase.images - shown) / per_step)
         shape = self.shapes[phase.stage]
-        dataset = self.phase_dataset(phase.stage, int(self.images_shown.numpy()), steps)
+        dataset = self.phase_dataset(phase.stage, self.images_shown, steps)
         steps_by_kind: dict[bool, object] = {}
 
         def step_for(shown_before: int):
@@ -616,14 +693,14 @@ class Trainer:
         try:
             for k, batch in enumerate(dataset, start=1):
                 alpha = alpha_at(phase, shown)
-                metrics = step_for(shown)(batch, tf.constant(alpha, tf.float32))
+                metrics = step_for(shown)(batch, ops.convert_to_tensor(alpha, "float32"))
                 self.last_step = metrics
                 shown += per_step
-                self.train_seconds.assign_add(time.monotonic() - tick)
+                self.train_seconds += time.monotonic() - tick
                 tick = time.monotonic()
-                self.phase_shown.assign(shown)
-                self.images_shown.assign_add(per_step)
-                self.alpha.assign(alpha_at(phase, shown))
+                self.phase_shown = shown
+                self.images_shown += per_step
+                self.alpha = alpha_at(phase, shown)
                 bar.update(min(shown, phase.images) - bar.n)
                 if k % cfg.log_every_steps == 0 or k == steps:
                     values = {name: float(v) for name, v in metrics.items()}
@@ -657,37 +734,41 @@ class Trainer:
         bad = [name for name, v in values.items() if not math.isfinite(v)]
         if bad:
             raise TrainingDiverged(
-                f"{', '.join(bad)} became NaN/Inf at {int(self.images_shown.numpy())} images; "
+                f"{', '.join(bad)} became NaN/Inf at {self.images_shown} images; "
                 f"the last good checkpoint in {self.ckpt_dir} is kept (lower the learning rate "
                 "or resume from it)"
             )
 
     def _log_scalars(self, phase: Phase, values: dict[str, float], rate: float) -> None:
-        step = int(self.images_shown.numpy())
-        for name, value in values.items():
-            tf.summary.scalar(f"loss/{name}", value, step=step)
-        tf.summary.scalar("progress/alpha", float(self.alpha.numpy()), step=step)
-        tf.summary.scalar("progress/stage", phase.stage, step=step)
-        tf.summary.scalar("progress/images_per_s", rate, step=step)
-        hours = float(self.train_seconds.numpy()) / 3600
-        tf.summary.scalar("progress/train_hours", hours, step=step)
+        if self.writer is None:
+            return
+        scalars = {f"loss/{name}": value for name, value in values.items()}
+        scalars |= {
+            "progress/alpha": self.alpha,
+            "progress/stage": phase.stage,
+            "progress/images_per_s": rate,
+            "progress/train_hours": self.train_seconds / 3600,
+        }
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step=self.images_shown)
+        self.writer.flush()
 
     def _end_phase(self, index: int) -> None:
         """Report the finished phase, then move on with fresh Adam state, and save."""
         if self.is_chief:
             self._report_phase(index)
-        self.phase_index.assign(index + 1)
-        self.phase_shown.assign(0)
+        self.phase_index = index + 1
+        self.phase_shown = 0
         if index + 1 < len(self.phases):
             if not self.phases[index + 1].final:  # Adam carries on into the final training
                 self.new_optimizers(self.phases[index + 1])
-            self.alpha.assign(alpha_at(self.phases[index + 1], 0))
+            self.alpha = alpha_at(self.phases[index + 1], 0)
         self.save()
 
     def _report_phase(self, index: int) -> None:
         """Sample grid, export, evaluation and one metrics.jsonl line for a finished phase."""
         phase = self.phases[index]
-        kimg = int(self.images_shown.numpy()) / 1000
+        kimg = self.images_shown / 1000
         grid = self.sample_grid(phase.stage)
         samples = self.run_dir / "samples"
         samples.mkdir(exist_ok=True)
@@ -696,7 +777,8 @@ class Trainer:
         self.write_export(phase.stage + 1, phases_done=index + 1)
         scores = self.evaluate(phase.stage) if self.cfg.eval_images else {}
         for key, value in scores.items():
-            tf.summary.scalar(f"eval/{key}", value, step=int(self.images_shown.numpy()))
+            if self.writer is not None:
+                self.writer.add_scalar(f"eval/{key}", value, step=self.images_shown)
         record = {
             "kimg": kimg,
             "phase": index,
@@ -704,7 +786,7 @@ class Trainer:
             "res": format_res(self.shapes[phase.stage]),
             "name": phase.name,
             "time": time.time(),
-            "train_seconds": round(float(self.train_seconds.numpy()), 1),
+            "train_seconds": round(self.train_seconds, 1),
             **self.last_losses,
             **scores,
         }
@@ -755,18 +837,21 @@ class Trainer:
         """The EMA G for rendering, plus the training state of this phase end (``--from``)."""
         info = {
             "dataset": self.source.name,
-            "images_shown": int(self.images_shown.numpy()),
-            "train_seconds": round(float(self.train_seconds.numpy()), 1),
+            "images_shown": self.images_shown,
+            "train_seconds": round(self.train_seconds, 1),
             "preset": self.cfg.preset,
             "command": self.cfg.command,
             "seed": self.cfg.seed,
             "training": {
                 "phases_done": phases_done,
-                "images_shown": int(self.images_shown.numpy()),
-                "train_seconds": float(self.train_seconds.numpy()),
+                "images_shown": self.images_shown,
+                "train_seconds": self.train_seconds,
                 "config": dataclasses.asdict(self.cfg),
             },
         }
-        state = {f"generator/{v.path}": v.numpy() for v in self.G.weights}
-        state |= {f"discriminator/{v.path}": v.numpy() for v in self.D.weights}
+        state = {
+            key: v.numpy()
+            for key, v in self._model_variables().items()
+            if not key.startswith("generator_ema/")
+        }
         return export.write_export(self.run_dir / "export", self.G_ema, stages, info, state=state)

@@ -18,6 +18,7 @@ from PIL import Image
 import progan
 import train
 from config import NetworkConfig, ScheduleConfig, TrainConfig
+from progan import checkpoints
 from progan.errors import ProganError
 from progan.trainer import Trainer, TrainingDiverged, alpha_at, ema_beta, plan_phases
 
@@ -63,7 +64,7 @@ class StopMidFade(Trainer):
 
     def _log_scalars(self, phase, values, rate):
         super()._log_scalars(phase, values, rate)
-        if phase.fading and int(self.phase_shown.numpy()) >= 24:
+        if phase.fading and self.phase_shown >= 24:
             self.stop_signal = 2
 
 
@@ -74,14 +75,14 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     stopped = StopMidFade(tiny_config(tmp_path / "b", image_folder))
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
-    assert (int(stopped.phase_index.numpy()), int(stopped.phase_shown.numpy())) == (1, 24)
+    assert (stopped.phase_index, stopped.phase_shown) == (1, 24)
 
     resumed = Trainer(tiny_config(tmp_path / "b", image_folder, resume=True))
-    assert int(resumed.images_shown.numpy()) == 48 + 24
-    assert float(resumed.alpha.numpy()) == pytest.approx(0.5)
+    assert resumed.images_shown == 48 + 24
+    assert resumed.alpha == pytest.approx(0.5)
     assert int(resumed.g_opt.iterations.numpy()) == 3  # Adam state restored mid-phase
     resumed.train()
-    assert int(resumed.images_shown.numpy()) == int(straight.images_shown.numpy()) == 144
+    assert resumed.images_shown == straight.images_shown == 144
     for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
     for a, b in zip(straight.D.weights, resumed.D.weights, strict=True):
@@ -133,7 +134,7 @@ class StopInFade(StopMidFade):
 
     def _log_scalars(self, phase, values, rate):
         Trainer._log_scalars(self, phase, values, rate)
-        if phase.fading and int(self.phase_shown.numpy()) >= 16:
+        if phase.fading and self.phase_shown >= 16:
             self.stop_signal = 2
 
 
@@ -150,7 +151,7 @@ def test_conditional_run_resumes_exactly_and_exports_its_classes(labeled_folder,
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     resumed = Trainer(config("b", resume=True))
-    assert float(resumed.alpha.numpy()) == pytest.approx(16 / 48)
+    assert resumed.alpha == pytest.approx(16 / 48)
     resumed.train()
     for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
@@ -195,7 +196,7 @@ def test_a_checkpoint_from_before_labels_resumes_and_grows(image_folder, tmp_pat
         eval_images=0,
     )
     trainer = Trainer(cfg)
-    assert int(trainer.images_shown.numpy()) == 144
+    assert trainer.images_shown == 144
     with np.load(run / "export" / "generator.npz") as exported:
         for variable in trainer.G_ema.weights:
             if variable.path in exported:
@@ -224,7 +225,7 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
     saved = json.loads((tmp_path / "grown" / "config.json").read_text())
     assert saved["start_from"] == str(moved.resolve()) and saved["max_res"] == [12, 20]
     grown = progan.load_generator(tmp_path / "grown")
-    assert grown.metadata["images_shown"] == resumed.images_shown.numpy() == 144 + 96
+    assert grown.metadata["images_shown"] == resumed.images_shown == 144 + 96
     with np.load(tmp_path / "resumed" / "export" / "generator.npz") as a:
         for key, value in np.load(tmp_path / "grown" / "export" / "generator.npz").items():
             np.testing.assert_allclose(value, a[key], rtol=1e-4, atol=1e-5)
@@ -326,8 +327,8 @@ def test_a_nan_in_training_stops_the_run_before_it_is_saved(image_folder, tmp_pa
     cfg = dataclasses.replace(cfg, log_every_steps=1000, keep_checkpoints=10)
     with pytest.raises(TrainingDiverged, match="score/bias became NaN/Inf at 24 images"):
         PoisonedAfterThreeSteps(cfg).train()
-    latest = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
-    assert latest.endswith("ckpt-16")  # the save after step 2; step 3's was refused
+    # the save after step 2; step 3's was refused
+    assert _latest_step(tmp_path / "run" / "checkpoints") == 16
     resumed = Trainer(dataclasses.replace(cfg, resume=True))
     assert all(np.isfinite(v.numpy()).all() for v in resumed.D.weights)
 
@@ -383,12 +384,16 @@ def train_command(image_folder: Path, run: Path, tmp_path: Path, kimg: str, *ext
     ]
 
 
+def _latest_step(folder: Path) -> int:
+    return checkpoints.steps(folder)[-1]
+
+
 def _wait_for_checkpoint_after(ckpt_dir: Path, images: int, proc, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        latest = tf.train.latest_checkpoint(str(ckpt_dir))
-        if latest and int(latest.rsplit("-", 1)[1]) > images:
-            return int(latest.rsplit("-", 1)[1])
+        saved = checkpoints.steps(ckpt_dir)
+        if saved and saved[-1] > images:
+            return saved[-1]
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.2)
     raise AssertionError("no new checkpoint in time")
@@ -405,10 +410,10 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
         proc.wait(timeout=30)
     finally:
         proc.kill()
-    latest = int(tf.train.latest_checkpoint(str(run / "checkpoints")).rsplit("-", 1)[1])
+    latest = _latest_step(run / "checkpoints")
     cfg = dataclasses.replace(train.load_config(run / "config.json"), resume=True)
     restored = Trainer(cfg)
-    assert int(restored.images_shown.numpy()) == latest > 0
+    assert restored.images_shown == latest > 0
 
     proc = subprocess.Popen(
         [*command[:2], "--out", str(run), "--resume"], cwd=REPO, stderr=subprocess.PIPE, text=True
@@ -421,7 +426,7 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
         proc.kill()
     assert proc.returncode == 130, err
     assert "continue with: python train.py --out" in err and "Traceback" not in err
-    final = int(tf.train.latest_checkpoint(str(run / "checkpoints")).rsplit("-", 1)[1])
+    final = _latest_step(run / "checkpoints")
     assert final > latest
 
 
@@ -462,7 +467,7 @@ def test_multiworker_strategy_with_two_local_workers(image_folder, tmp_path):
     g = progan.load_generator(run)
     assert g.metadata["images_shown"] == 64
     assert not (run / "workers" / "1" / "export").exists()
-    assert tf.train.latest_checkpoint(str(run / "workers" / "1" / "checkpoints")).endswith("-64")
+    assert _latest_step(run / "workers" / "1" / "checkpoints") == 64
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
 
 
@@ -602,10 +607,6 @@ def _workers(command: list[str], count: int = 2) -> list[subprocess.Popen]:
     return procs
 
 
-def _latest_step(folder: Path) -> int:
-    return int(tf.train.latest_checkpoint(str(folder)).rsplit("-", 1)[1])
-
-
 def test_ctrl_c_on_one_worker_stops_both_at_the_same_saved_step(image_folder, tmp_path):
     run = tmp_path / "run"
     command = train_command(image_folder, run, tmp_path, "100", "--strategy", "multiworker")
@@ -649,11 +650,11 @@ def test_two_workers_killed_mid_phase_resume_together_through_a_fade_in(image_fo
     assert starts[0] == starts[1], starts
     chief, other = run / "checkpoints", run / "workers" / "1" / "checkpoints"
     assert _latest_step(chief) == _latest_step(other) == 3 * 400
-    a, b = (tf.train.load_checkpoint(str(folder)) for folder in (chief, other))
-    names = [name for name in a.get_variable_to_shape_map() if "models/generator" in name]
+    a, b = (checkpoints.load(checkpoints.path_for(folder, 1200)) for folder in (chief, other))
+    names = [name for name in a if name.startswith("generator")]
     assert names
     for name in names:
-        np.testing.assert_array_equal(a.get_tensor(name), b.get_tensor(name))
+        np.testing.assert_array_equal(a[name], b[name])
     phases = [json.loads(line)["name"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert phases == ["stabilize", "fade-in", "stabilize"]
 
@@ -731,7 +732,7 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
     assert [(p.stage, p.name, p.images) for p in phases[3:]] == [(1, "final", 48), (1, "final", 32)]
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder, schedule=schedule))
     trainer.train()
-    assert int(trainer.images_shown.numpy()) == 144 + 80
+    assert trainer.images_shown == 144 + 80
     # the 10x6 stabilize phase's Adam went on through both final chunks: 6 + 6 + 4 steps
     assert int(trainer.d_opt.iterations.numpy()) == 16
     records = [
@@ -752,7 +753,7 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
             start_from=str(tmp_path / "run" / "export"),
         )
     )
-    assert int(grown.phase_index.numpy()) == 3 and grown.phases[3].name == "fade-in"
+    assert grown.phase_index == 3 and grown.phases[3].name == "fade-in"
 
 
 def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):

@@ -1,0 +1,62 @@
+"""A run's checkpoints: one ``.npz`` per save, read and written the same way by every backend.
+
+A checkpoint holds arrays by name (``generator/…``, ``discriminator/…``, ``generator_ema/…`` by
+variable path, ``g_opt/i`` and ``d_opt/i`` by position in the optimizer's variable list, and
+``counters/…``), so a run started under TensorFlow resumes under JAX and back. It is written to
+a temporary file, flushed to disk and renamed over its final name: a crash mid-save leaves the
+previous checkpoint whole. Runs written before this format (TensorFlow checkpoints) are read by
+the trainer under TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from progan.errors import ProganError
+
+NAME = re.compile(r"^ckpt-(\d+)\.npz$")
+# What a TensorFlow checkpoint folder (the format before this one) holds.
+LEGACY_INDEX = "checkpoint"
+
+
+def path_for(folder: Path, step: int) -> Path:
+    return folder / f"ckpt-{step}.npz"
+
+
+def steps(folder: Path) -> list[int]:
+    """The image counts of the checkpoints in ``folder``, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = (NAME.match(p.name) for p in folder.iterdir())
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def has_legacy(folder: Path) -> bool:
+    return (folder / LEGACY_INDEX).is_file()
+
+
+def save(folder: Path, step: int, arrays: dict[str, np.ndarray], keep: int) -> Path:
+    """Write the checkpoint of ``step`` atomically and keep only the newest ``keep``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = path_for(folder, step)
+    tmp = folder / f".{final.name}.tmp"
+    with open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(final)
+    for old in steps(folder)[:-keep]:
+        path_for(folder, old).unlink(missing_ok=True)
+    return final
+
+
+def load(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as archive:
+            return dict(archive)
+    except (OSError, ValueError) as err:
+        raise ProganError(f"cannot read the checkpoint {path}: {err}") from err
