@@ -1,45 +1,53 @@
-"""Speed of the real training step per stage, against the machine's float32 matmul peak.
+"""Speed of the real training step per stage, under TensorFlow and JAX, against the machine's
+float32 matmul peak.
 
-    python bench/train_step.py [--preset cpu --max-res 160x96] [--preset paper --max-res 64x64]
-                               [--variants fp32 bf16 jit] [--steps 10]
+    python bench/train_step.py [--backends tensorflow jax] [--preset cpu --max-res 160x96]
+                               [--preset paper --max-res 64x64] [--variants fp32 bf16 jit]
+                               [--steps 10]
 
 For every stage it times the trainer's own compiled step (stabilize phase, the preset's batch,
-data from the real tf.data pipeline) and counts the step's floating-point operations from the
-traced graph (TensorFlow's op statistics: convolutions, their gradients, matmuls). Achieved
-GFLOP/s is printed next to the GFLOP/s of a 4096² float32 matmul measured in the same process,
-so the ratio says how close the step runs to what this machine can do.
+the trainer's own batches). Each backend runs in a process of its own (Keras takes one backend
+per process), one after the other, and every row is printed as it is measured; a last table
+gives JAX's images/s over TensorFlow's per stage. Under TensorFlow the step's floating-point
+operations are counted from its traced graph (convolutions, their gradients, matmuls) and its
+achieved GFLOP/s is printed next to a 4096² float32 matmul measured in the same process. JAX
+always compiles with XLA, so it runs the fp32 and bf16 variants only (its rows use the FLOPs
+TensorFlow counted for the same stage, when TensorFlow ran).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from config import PRESETS, TrainConfig  # noqa: E402
+from progan.backend import BACKENDS  # noqa: E402
 from progan.resolution import base_for, format_res, parse_res  # noqa: E402
-from progan.trainer import Phase, Trainer  # noqa: E402
 
 
 def matmul_gflops(n: int = 4096, repeats: int = 10) -> float:
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    matmul = tf.function(lambda x, y: tf.matmul(x, y))
-    matmul(a, b).numpy()
+    from keras import ops
+
+    rng = np.random.default_rng(0)
+    a, b = (ops.convert_to_tensor(rng.standard_normal((n, n)), "float32") for _ in "ab")
+    np.asarray(ops.matmul(a, b))
     start = time.perf_counter()
     for _ in range(repeats):
-        out = matmul(a, b)
-    out.numpy()
+        out = ops.matmul(a, b)
+    np.asarray(out)
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
@@ -75,9 +83,14 @@ def fake_data(folder: Path, shape: tuple[int, int], count: int = 64) -> Path:
     return folder
 
 
-def bench_preset(
-    preset: str, max_res: str, variant: str, steps: int, tmp: Path, peak: float
-) -> None:
+def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path):
+    """Rows (dicts) for every stage of ``preset`` up to ``max_res``, under this process's
+    backend."""
+    from keras import ops
+
+    from progan import backend
+    from progan.trainer import Phase, Trainer
+
     target = parse_res(max_res)
     chosen = PRESETS[preset]
     net = chosen.network.with_base(base_for(target))
@@ -92,6 +105,7 @@ def bench_preset(
         max_res=target,
         mixed_precision="bf16" if variant == "bf16" else "off",
         jit=variant == "jit",
+        eval_images=0,
     )
     trainer = Trainer(cfg)
     for stage, shape in enumerate(trainer.shapes):
@@ -99,32 +113,48 @@ def bench_preset(
         trainer.new_optimizers(phase)
         batch_size = cfg.schedule.batch_sizes[stage]
         step = trainer.make_step(phase, batch_size)
-        dataset = trainer.phase_dataset(stage, 0, steps + 2)
-        alpha = tf.constant(1.0)
-        batches = iter(dataset)
+        batches = iter(trainer.phase_dataset(stage, 0, steps + 2))
+        alpha = ops.convert_to_tensor(1.0, "float32")
         first = next(batches)
-        flops = graph_flops(step.get_concrete_function(first, alpha))
-        step(first, alpha)["d_loss"].numpy()
-        step(next(batches), alpha)["d_loss"].numpy()
+        flops = (
+            graph_flops(step.get_concrete_function(first, alpha))
+            if backend.name() == "tensorflow"
+            else None
+        )
+        np.asarray(step(first, alpha)["d_loss"])
+        np.asarray(step(next(batches), alpha)["d_loss"])
         start = time.perf_counter()
         for batch in batches:
             out = step(batch, alpha)
-        out["d_loss"].numpy()
+        np.asarray(out["d_loss"])
         seconds = (time.perf_counter() - start) / steps
-        row = {
+        yield {
+            "backend": backend.name(),
             "preset": preset,
             "variant": variant,
             "res": format_res(shape),
             "channels": net.channels[stage],
             "batch": batch_size,
             "img_s": batch_size / seconds,
-            "gflops": flops / seconds / 1e9,
+            "flops": flops,
+            "seconds": seconds,
         }
-        print_row(row, peak)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One backend's measurements, as JSON lines on stdout (the parent prints the tables)."""
+    print(json.dumps({"peak": matmul_gflops()}), flush=True)
+    variants = [v for v in args.variants if args.worker == "tensorflow" or v != "jit"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset, res in zip(args.preset, args.max_res, strict=True):
+            for variant in variants:
+                for row in bench_preset(preset, res, variant, args.steps, Path(tmp)):
+                    print(json.dumps(row), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", nargs="+", default=["tensorflow"], choices=BACKENDS)
     parser.add_argument("--preset", action="append", help="preset (repeatable; default cpu, paper)")
     parser.add_argument(
         "--max-res",
@@ -133,27 +163,73 @@ def main() -> None:
     )
     parser.add_argument("--variants", nargs="+", default=["fp32"], choices=["fp32", "bf16", "jit"])
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    presets = args.preset or ["cpu", "paper"]
+    args.preset = args.preset or ["cpu", "paper"]
     defaults = {"cpu": "160x96", "paper": "64x64"}
-    max_res = args.max_res or [defaults[p] for p in presets]
-    peak = matmul_gflops()
-    print(f"float32 matmul 4096x4096 in this process: {peak:.0f} GFLOP/s\n")
-    print("| preset | variant | stage | channels | batch | images/s | step GFLOP/s | % of matmul |")
-    print("|---|---|---|---:|---:|---:|---:|---:|", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        for preset, res in zip(presets, max_res, strict=True):
-            for variant in args.variants:
-                bench_preset(preset, res, variant, args.steps, Path(tmp), peak)
+    args.max_res = args.max_res or [defaults[p] for p in args.preset]
+    if args.worker:
+        worker(args)
+        return
+    print(
+        "| backend | preset | variant | stage | channels | batch | images/s | step GFLOP/s | "
+        "% of matmul |"
+    )
+    print("|---|---|---|---|---:|---:|---:|---:|---:|", flush=True)
+    rows, flops, peaks = [], {}, {}
+    for name in args.backends:
+        command = [sys.executable, __file__, "--worker", name, "--steps", str(args.steps)]
+        command += ["--variants", *args.variants]
+        for preset, res in zip(args.preset, args.max_res, strict=True):
+            command += ["--preset", preset, "--max-res", res]
+        env = os.environ | {"KERAS_BACKEND": name}
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as proc:
+            for line in proc.stdout:
+                row = json.loads(line)
+                if "peak" in row:
+                    peaks[name] = row["peak"]
+                    continue
+                key = (row["preset"], row["res"])
+                row["flops"] = row["flops"] or flops.get(key)
+                flops.setdefault(key, row["flops"])
+                print_row(row, peaks[name])
+                rows.append(row)
+        if proc.returncode:
+            raise SystemExit(f"the {name} worker failed (exit {proc.returncode})")
+    print(
+        "\n"
+        + "  ".join(f"float32 matmul 4096² under {k}: {v:.0f} GFLOP/s" for k, v in peaks.items())
+    )
+    if len(peaks) == 2:
+        print_ratios(rows)
 
 
 def print_row(r: dict, peak: float) -> None:
     """One table row as soon as it is measured, so a cut-short run still leaves numbers."""
+    gflops = r["flops"] / r["seconds"] / 1e9 if r["flops"] else None
+    rate = f"{gflops:.1f} | {100 * gflops / peak:.0f}%" if gflops else "— | —"
     print(
-        f"| {r['preset']} | {r['variant']} | {r['res']} | {r['channels']} | {r['batch']} | "
-        f"{r['img_s']:.1f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% |",
+        f"| {r['backend']} | {r['preset']} | {r['variant']} | {r['res']} | {r['channels']} | "
+        f"{r['batch']} | {r['img_s']:.1f} | {rate} |",
         flush=True,
     )
+
+
+def print_ratios(rows: list[dict]) -> None:
+    """JAX's images/s over TensorFlow's, same preset, stage and variant, and over TF's jit."""
+    by = {(r["backend"], r["preset"], r["variant"], r["res"]): r["img_s"] for r in rows}
+    print("\n| preset | stage | JAX / TF float32 | JAX / TF jit |")
+    print("|---|---|---:|---:|")
+    for (name, preset, variant, res), rate in by.items():
+        if name != "jax" or variant != "fp32":
+            continue
+        cells = [
+            f"{rate / by[('tensorflow', preset, v, res)]:.2f}×"
+            if ("tensorflow", preset, v, res) in by
+            else "—"
+            for v in ("fp32", "jit")
+        ]
+        print(f"| {preset} | {res} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":

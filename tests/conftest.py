@@ -1,12 +1,16 @@
 """Shared by every test: one TensorFlow import, two logical CPU devices, small fixtures.
 
 Splitting the CPU into two logical devices must happen before TensorFlow touches a device, so it
-is done here at import time; single-device code simply uses the first one.
+is done here at import time; single-device code simply uses the first one. The suite runs under
+TensorFlow; ``tests/jax_backend`` runs in a process of its own under JAX (started by
+``test_backends.py``), where TensorFlow is not imported and only that folder is collected.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -14,13 +18,33 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
-)
+
+class HideTensorFlow(importlib.abc.MetaPathFinder):
+    """Under JAX the suite runs as on a machine without TensorFlow (the GPU machines that have
+    JAX and no TensorFlow): anything that imports it, Keras' optional uses included, fails."""
+
+    def find_spec(self, name, path, target=None):
+        if name.partition(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden from the JAX suite)")
+        return None
+
+
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+if BACKEND == "jax":
+    collect_ignore_glob = ["test_*.py"]
+    sys.meta_path.insert(0, HideTensorFlow())
+    # Two CPU devices, as TensorFlow gets two logical ones below (for --strategy mirrored).
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+else:
+    collect_ignore = ["jax_backend"]
+    import tensorflow as tf
+
+    _cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
 
 
 def write_image_folder(folder: Path, count: int, size: tuple[int, int] = (64, 40)) -> Path:

@@ -14,31 +14,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from training_helpers import TINY, StopMidFade, assert_same_weights, tiny_config
 
 import progan
 import train
-from config import NetworkConfig, ScheduleConfig, TrainConfig
+from config import ScheduleConfig
 from progan import checkpoints
 from progan.errors import ProganError
 from progan.trainer import Trainer, TrainingDiverged, alpha_at, ema_beta, plan_phases
 
-TINY = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 8, 8))
 REPO = Path(__file__).resolve().parent.parent
-
-
-def tiny_config(out: Path, data: Path, **changes) -> TrainConfig:
-    settings = dict(
-        out=str(out),
-        data=str(data),
-        data_root=str(out.parent / "data"),
-        network=TINY,
-        schedule=ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(8, 8, 8, 8)),
-        max_res=(6, 10),
-        log_every_steps=1,
-        save_every_min=100.0,
-        grid_size=(2, 2),
-    )
-    return TrainConfig(**settings | changes)
 
 
 def test_schedule_and_alpha():
@@ -59,15 +44,6 @@ def test_ema_half_life_matches_the_paper_at_batch_16():
     assert ema_beta(2.0, 64) ** (2000 / 64) == pytest.approx(0.5)
 
 
-class StopMidFade(Trainer):
-    """Asks to stop like Ctrl-C does, halfway through the first fade-in."""
-
-    def _log_scalars(self, phase, values, rate):
-        super()._log_scalars(phase, values, rate)
-        if phase.fading and self.phase_shown >= 24:
-            self.stop_signal = 2
-
-
 def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     straight = Trainer(tiny_config(tmp_path / "a", image_folder))
     straight.train()
@@ -83,10 +59,7 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     assert int(resumed.g_opt.iterations.numpy()) == 3  # Adam state restored mid-phase
     resumed.train()
     assert resumed.images_shown == straight.images_shown == 144
-    for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
-    for a, b in zip(straight.D.weights, resumed.D.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
 
 
 def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
@@ -153,10 +126,7 @@ def test_conditional_run_resumes_exactly_and_exports_its_classes(labeled_folder,
     resumed = Trainer(config("b", resume=True))
     assert resumed.alpha == pytest.approx(16 / 48)
     resumed.train()
-    for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
-    for a, b in zip(straight.D.weights, resumed.D.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
     assert json.loads((tmp_path / "b" / "config.json").read_text())["network"]["classes"] == [
         "blue",
         "green",
@@ -270,8 +240,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(image_folder, tmp_path)
     one, two = results["default"].last_losses, results["mirrored"].last_losses
     for key in ("d_loss", "g_loss", "gp", "wasserstein"):
         assert one[key] == pytest.approx(two[key], rel=1e-4, abs=1e-5)
-    for a, b in zip(results["default"].G.weights, results["mirrored"].G.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    assert_same_weights((results["default"].G, results["mirrored"].G))
 
 
 def test_run_folder_guards_and_too_little_data(image_folder, tmp_path):
@@ -704,10 +673,7 @@ def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
         stopped.train()
     resumed = Trainer(config("b", resume=True))
     resumed.train()
-    for a, b in zip(straight.G_ema.weights, resumed.G_ema.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
-    for a, b in zip(straight.D.weights, resumed.D.weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
     saved = json.loads((tmp_path / "b" / "config.json").read_text())
     assert saved["loss"]["kind"] == "logistic-r1" and saved["augment"] == ["translation", "cutout"]
 
