@@ -159,6 +159,49 @@ class TrainConfig:
     command: str = ""
 
 
+@dataclass(frozen=True)
+class CycleGANConfig:
+    """An unpaired translator (Zhu et al. 2017) from original laundry photos to one color.
+
+    The paper's sizes are 64 filters and 9 residual blocks at 256x256; the defaults are sized
+    for two CPU cores (``--paper-sizes`` restores them). ``curriculum`` grows the colors of
+    both domains (Huang & Brady): ``curriculum_iterations`` at each K in turn, then full color.
+    """
+
+    out: str
+    data_root: str = str(DATA_ROOT)
+    # Domain B: the mask-based recolor of the laundry photos in this color.
+    color: str = "red"
+    res: Shape = (96, 160)
+    filters: int = 16
+    blocks: int = 3
+    critic_filters: int = 16
+    # PatchGAN: stride-2 layers before the stride-1 one (3 gives the paper's 70×70 receptive
+    # field).
+    critic_layers: int = 3
+    iterations: int = 6000
+    # The learning rate is constant for this share of the iterations, then falls linearly to 0.
+    decay_from: float = 0.5
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    cycle_weight: float = 10.0
+    # The identity loss's weight, as a share of ``cycle_weight`` (the paper's 0.5).
+    identity_share: float = 0.5
+    pool_size: int = 50
+    batch_size: int = 1
+    curriculum: tuple[int, ...] = ()
+    curriculum_iterations: int = 500
+    # Photos per domain; A and B come from disjoint halves of the training photos, and the
+    # held-out photos after both are the evaluation set.
+    domain_images: int = 500
+    test_images: int = 200
+    seed: int = 0
+    save_every_min: float = 10.0
+    log_every: int = 100
+    resume: bool = False
+
+
 # Colors of the studio and the latent tools: names, and hues in [0, 1) for recoloring.
 # "original" means no color shift; "white" has no hue (saturation is halved instead).
 COLOR_HUES: dict[str, float | None] = {"red": 0.0, "green": 1 / 3, "blue": 2 / 3, "white": None}

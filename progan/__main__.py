@@ -500,7 +500,67 @@ def quantize(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (add_generate, add_interpolate, add_prototypes, add_evaluate, add_export, add_quantize)
+# translate ---------------------------------------------------------------------------------------
+
+
+def add_translate(commands: Any) -> None:
+    parser = commands.add_parser(
+        "translate",
+        help="recolor photos with a CycleGAN translator (no masks needed)",
+        description="Translate every photo of a folder with a trained CycleGAN (python -m "
+        "progan.cyclegan train) and write each as OUT/NAME.png at the translator's resolution.",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        help="a translator's run or export folder (default: the shipped one, checkpoints/recolor)",
+    )
+    parser.add_argument("--images", required=True, metavar="DIR", help="a folder of photos")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where the PNGs go")
+    parser.set_defaults(handler=translate)
+
+
+def translate(args: argparse.Namespace) -> int:
+    import_backend()
+    from PIL import Image, UnidentifiedImageError
+
+    from progan.cyclegan.translator import load_translator
+    from progan.sources import IMAGE_SUFFIXES, to_rgb
+
+    translator = load_translator(args.model)
+    root = Path(args.images)
+    if not root.is_dir():
+        raise ProganError(f"--images {root} is not a folder of photos")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    folder = Path(args.out)
+    written, unreadable = 0, []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                photo = to_rgb(image)
+        except (OSError, UnidentifiedImageError, ValueError):
+            unreadable.append(path.name)
+            continue
+        name = folder / path.relative_to(root).with_suffix(".png")
+        name.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(translator.translate([photo])[0]).save(name)
+        written += 1
+    if not written:
+        raise ProganError(f"{root} holds no readable photo ({', '.join(IMAGE_SUFFIXES)})")
+    skipped = f"; skipped unreadable {', '.join(unreadable)}" if unreadable else ""
+    print(f"wrote {written} photos recolored to {translator.target} into {folder}{skipped}")
+    return 0
+
+
+COMMANDS = (
+    add_generate,
+    add_interpolate,
+    add_prototypes,
+    add_evaluate,
+    add_export,
+    add_quantize,
+    add_translate,
+)
 
 
 def build_parser() -> Parser:
