@@ -265,6 +265,10 @@ class StudioLimits:
     # Recent responses kept in memory by their ETag, so a picture asked for again (another
     # client, a shared link) costs no render.
     cache_bytes: int = 64 * 2**20
+    # An uploaded photo for the recolor page: at most this many bytes and pixels (a camera's
+    # 1280x720 frame is 0.9 MP; the pixel cap stops decompression bombs), JPEG or PNG.
+    upload_bytes: int = 16 * 2**20
+    upload_pixels: int = 40_000_000
 
 
 @dataclass(frozen=True)

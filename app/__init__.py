@@ -8,7 +8,9 @@ the mapping passed in (tests pass a random export as ``MODEL_PATH``):
 - ``SHIPPED_MODELS``: also serve every export under ``checkpoints/`` (``python -m app`` does;
   off by default, so a test serves exactly the model it made).
 - ``STUDIO_LIMITS``: a :class:`config.StudioLimits` (how many heavy renders at once, how many
-  bytes of recent renders are kept).
+  bytes of recent renders are kept, how large an uploaded photo may be).
+- ``TRANSLATOR_PATH``: the CycleGAN translator of the recolor page (a run or export folder);
+  None uses the shipped one in ``checkpoints/recolor`` when there is one.
 - ``BOOTSTRAP_SERVE_LOCAL`` is forced on: Bootstrap's files come from the Bootstrap-Flask package
   on this machine, never a CDN, so the studio works offline.
 """
@@ -21,7 +23,7 @@ from typing import Any
 from flask import Flask
 from flask_bootstrap import Bootstrap5
 
-from app.model import ModelRegistry, shipped_models
+from app.model import ModelRegistry, TranslatorHolder, shipped_models
 from app.service import HeavyBudget, RenderCache
 from app.views import bp
 from config import REPO_ROOT, STUDIO_LIMITS
@@ -34,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
         static_folder=str(REPO_ROOT / "static"),
     )
-    app.config.update(MODEL_PATH=None, SHIPPED_MODELS=False)
+    app.config.update(MODEL_PATH=None, SHIPPED_MODELS=False, TRANSLATOR_PATH=None)
     app.config.update(config or {})
     app.config["BOOTSTRAP_SERVE_LOCAL"] = True
     app.json.sort_keys = False
@@ -47,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limits = app.config.get("STUDIO_LIMITS", STUDIO_LIMITS)
     app.extensions["progan_heavy"] = HeavyBudget(limits)
     app.extensions["progan_renders"] = RenderCache(limits.cache_bytes)
+    app.extensions["progan_translator"] = TranslatorHolder(app.config["TRANSLATOR_PATH"])
+    app.config["MAX_CONTENT_LENGTH"] = limits.upload_bytes
 
     app.register_blueprint(bp)
     return app

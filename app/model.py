@@ -160,6 +160,32 @@ class ModelRegistry:
             holder.warm_up()
 
 
+class TranslatorHolder:
+    """The recolor page's CycleGAN translator, loaded on first use and again when its weights
+    change. The studio runs without one: the page then says how to train one."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = path
+
+    def get(self) -> Any:
+        from progan.cyclegan.translator import load_translator
+
+        return load_translator(self.path)
+
+    def describe(self) -> dict[str, Any]:
+        try:
+            translator = self.get()
+        except ProganError as err:
+            return {"available": False, "message": str(err)}
+        height, width = translator.res
+        return {
+            "available": True,
+            "to": translator.target,
+            "res": f"{width}x{height}",
+            "iterations": translator.info.get("iterations"),
+        }
+
+
 def shipped_models(root: Path = DEFAULT_MODEL_DIR) -> list[Path]:
     """Every export under ``checkpoints/``: the default model, then each subfolder with one."""
     if not root.is_dir():

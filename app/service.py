@@ -11,11 +11,15 @@ so a seed gives the same picture in both.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image
 
 from app.model import ModelHolder, ModelRegistry, Snapshot
 from config import COLORS, LATENT_LIMITS, SHIFT_METHOD, STUDIO_LIMITS, StudioLimits
@@ -362,3 +366,42 @@ def model_info(holder: ModelHolder, registry: ModelRegistry) -> dict[str, Any]:
         },
         "version": snapshot.version,
     }
+
+
+# Recolor ------------------------------------------------------------------------------------------
+
+UPLOAD_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "MPO": "JPEG"}  # MPO: a phone's JPEG
+
+
+def read_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> np.ndarray:
+    """An uploaded photo as RGB uint8: JPEG or PNG within the pixel limit; 400, 413 or 415
+    with a message otherwise (the byte limit is the app's ``MAX_CONTENT_LENGTH``)."""
+    if not data:
+        raise RequestError("no photo: send a JPEG or PNG file in the form field 'photo'")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in UPLOAD_FORMATS:
+                raise RequestError(
+                    f"a {image.format or 'non-image'} file; upload a JPEG or PNG photo", 415
+                )
+            if image.width * image.height > limits.upload_pixels:
+                raise RequestError(
+                    f"the photo has {image.width}x{image.height} pixels; at most "
+                    f"{limits.upload_pixels // 10**6} million are accepted",
+                    413,
+                )
+            image.load()
+            return np.asarray(image.convert("RGB"))
+    except (OSError, Image.DecompressionBombError, ValueError) as err:
+        raise RequestError(f"the file is not a readable JPEG or PNG photo ({err})", 415) from None
+
+
+def safe_name(stem: str) -> str:
+    """A file name's stem reduced to characters every browser and shell takes."""
+    kept = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:60]
+    return kept or "photo"
+
+
+def recolor(translator: Any, photo: np.ndarray) -> bytes:
+    """The photo translated by the same call ``python -m progan translate`` makes, as PNG."""
+    return latent.encode_png(translator.translate([photo])[0])

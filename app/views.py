@@ -68,6 +68,12 @@ def interpolation_page() -> str:
     return render_template("interpolation.html", page="interpolation")
 
 
+@bp.get("/recolor")
+def recolor_page() -> str:
+    max_mb = current_limits().upload_bytes // 2**20
+    return render_template("recolor.html", page="recolor", max_mb=max_mb)
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
     return jsonify(status="ok", model=registry().default.name, models=list(registry().holders))
@@ -78,6 +84,11 @@ def model_info() -> Response:
     response = jsonify(service.model_info(holder(), registry()))
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@bp.get("/api/translator")
+def translator_info() -> Response:
+    return jsonify(current_app.extensions["progan_translator"].describe())
 
 
 # Images ------------------------------------------------------------------------------------------
@@ -100,6 +111,27 @@ def interpolate_gif(res: str, seed_a: str, seed_b: str) -> Response:
     snapshot = holder().current()
     frames, delay = request.args.get("frames"), request.args.get("delay")
     return cached(snapshot, service.parse_walk(snapshot, res, seed_a, seed_b, frames, delay))
+
+
+@bp.post("/api/recolor")
+def recolor() -> Response:
+    """The uploaded photo (form field ``photo``) recolored by the translator, as PNG."""
+    upload = request.files.get("photo")
+    photo = service.read_photo(upload.read() if upload else b"", current_limits())
+    try:
+        translator = current_app.extensions["progan_translator"].get()
+    except ProganError as err:
+        raise service.RequestError(str(err), 404) from None
+    body = service.recolor(translator, photo)
+    stem = (upload.filename or "photo").rsplit(".", 1)[0] or "photo"
+    response = Response(body, mimetype="image/png")
+    disposition = f'inline; filename="{service.safe_name(stem)}-{translator.target}.png"'
+    response.headers["Content-Disposition"] = disposition
+    return response
+
+
+def current_limits():
+    return current_app.config.get("STUDIO_LIMITS", service.STUDIO_LIMITS)
 
 
 # Errors ------------------------------------------------------------------------------------------
@@ -127,7 +159,8 @@ def http_error(err: HTTPException) -> tuple[Response, int]:
         return error_json(
             f"no such page or route: {service.shown(request.path)}; images are "
             "/generate/<res>/<seed>/<color>, /interpolate/<res>/<seed_a>/<seed_b>/<t> and "
-            "/interpolate/<res>/<seed_a>/<seed_b>.gif, the model is described at /api/model",
+            "/interpolate/<res>/<seed_a>/<seed_b>.gif, the model is described at /api/model, "
+            "photos are recolored by POST /api/recolor",
             404,
         )
     return error_json(f"{err.name}: {err.description}", err.code or 500)

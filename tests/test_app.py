@@ -20,7 +20,7 @@ from PIL import Image, ImageSequence
 from app import __main__ as app_main
 from app import create_app
 from app.model import shipped_models
-from config import COLORS, SHIFT_METHOD
+from config import COLORS, SHIFT_METHOD, STUDIO_LIMITS
 from progan import colors, latent
 from progan.cli import run
 from progan.errors import ProganError
@@ -646,3 +646,63 @@ def test_a_picture_asked_for_again_is_served_from_memory(plain_model: Path, monk
     assert cache.get("b") is None and cache.get("a") and cache.get("c")
     cache.put("huge", b"x" * 11)
     assert cache.get("huge") is None
+
+
+# Recolor a photo ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def translator(tmp_path_factory) -> Path:
+    from training_helpers import make_translator
+
+    return make_translator(tmp_path_factory.mktemp("recolor"))
+
+
+def photo_bytes(size=(160, 90), fmt="JPEG") -> bytes:
+    rng = np.random.default_rng(5)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def upload(client, data: bytes, name: str = "belt.jpg"):
+    return client.post("/api/recolor", data={"photo": (io.BytesIO(data), name)})
+
+
+def test_recolor_answers_the_translators_picture_of_the_photo(plain_model, translator):
+    from progan.cyclegan.translator import load_translator
+
+    client = create_app({"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)})
+    client = client.test_client()
+    info = client.get("/api/translator").get_json()
+    assert info == {"available": True, "to": "red", "res": "80x48", "iterations": 2}
+    response = upload(client, photo_bytes())
+    pixels = decode_png(response)
+    with Image.open(io.BytesIO(photo_bytes())) as image:
+        expected = load_translator(translator).translate([np.asarray(image.convert("RGB"))])[0]
+    np.testing.assert_array_equal(pixels, expected)  # the command line's function, same bytes
+    assert 'filename="belt-red.png"' in response.headers["Content-Disposition"]
+    assert "Recolor" in client.get("/recolor").get_data(as_text=True)
+
+
+def test_bad_uploads_are_4xx_with_a_message(plain_model, translator):
+    limits = dataclasses.replace(STUDIO_LIMITS, upload_bytes=200_000, upload_pixels=300 * 200)
+    config = {"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)}
+    client = create_app(config | {"STUDIO_LIMITS": limits}).test_client()
+    assert "no photo" in error_message(client.post("/api/recolor"), 400)
+    assert "JPEG or PNG" in error_message(upload(client, b"hello, not a photo"), 415)
+    assert "GIF" in error_message(upload(client, photo_bytes(fmt="GIF"), "a.gif"), 415)
+    assert "at most" in error_message(upload(client, photo_bytes((400, 200))), 413)
+    big = photo_bytes((300, 200), "PNG") + b"\0" * 250_000
+    assert "Too Large" in error_message(upload(client, big, "big.png"), 413)
+    truncated = photo_bytes()[:500]
+    error_message(upload(client, truncated), 415)
+
+
+def test_without_a_translator_the_page_says_so_and_the_api_is_404(plain_model, tmp_path):
+    client = create_app({"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(tmp_path)})
+    client = client.test_client()
+    info = client.get("/api/translator").get_json()
+    assert info["available"] is False and "is not a translator" in info["message"]
+    assert "is not a translator" in error_message(upload(client, photo_bytes()), 404)
+    assert client.get("/recolor").status_code == 200

@@ -143,6 +143,43 @@ def test_pick_the_conditional_model_and_see_seed_42_in_every_color(chromium, two
         tab.context.close()
 
 
+def test_recolor_a_photo_beside_its_recolor_then_download_it(chromium, tmp_path_factory) -> None:
+    from training_helpers import make_translator
+
+    root = tmp_path_factory.mktemp("recolor")
+    translator = make_translator(root)
+    config = {"MODEL_PATH": str(make_model(root / "model")), "TRANSLATOR_PATH": str(translator)}
+    photo = root / "belt.jpg"
+    Image.new("RGB", (320, 180), (200, 200, 190)).save(photo)
+    junk = root / "notes.png"
+    junk.write_text("not a photo")
+    with LiveServer(create_app(config)) as live:
+        tab = Tab(chromium, live.url)
+        try:
+            page = tab.page
+            page.goto(live.url + "/recolor")
+            page.wait_for_function("!document.querySelector('#recolor').disabled")
+            assert "original → red" in page.inner_text("#translator")
+            page.set_input_files("#photo", str(photo))
+            page.click("#recolor")
+            wait_for_image(page, "#after")
+            size = page.evaluate("[...'#before #after'.split(' ')].map(s => "
+                                 "document.querySelector(s).naturalWidth)")  # fmt: skip
+            assert size == [320, 80]  # the upload as sent, the translation at 80x48
+            assert page.get_attribute("#download", "download") == "belt-red.png"
+            assert page.get_attribute("#download", "aria-disabled") == "false"
+            with page.expect_download() as download:
+                page.click("#download")
+            assert download.value.suggested_filename == "belt-red.png"
+            assert tab.problems == []
+            page.set_input_files("#photo", str(junk))
+            page.click("#recolor")
+            page.wait_for_function("!document.querySelector('#error').classList.contains('d-none')")
+            assert "JPEG or PNG" in page.inner_text("#error")
+        finally:
+            tab.context.close()
+
+
 def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:
     tab.open("/")
     page = tab.page

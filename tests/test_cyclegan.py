@@ -1,7 +1,6 @@
 """CycleGAN: the pool, the schedule, the networks' shapes and receptive field, the unpaired
 domains, exact resume, the color curriculum, the translator, its measures and commands."""
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -11,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
+from training_helpers import SMALL_LAUNDRY, make_small_laundry, tiny_cyclegan
 
-from config import CycleGANConfig, LaundryConfig
 from progan import backend, checkpoints
 from progan.cyclegan.domains import load_photo
 from progan.cyclegan.evaluate import loss_curve, scores
@@ -24,11 +23,9 @@ from progan.cyclegan.trainer import (
     curriculum_k,
 )
 from progan.cyclegan.translator import load_translator
-from progan.datasets import laundry
-from progan.datasets.recolored import build
+from progan.errors import ProganError
 
 REPO = Path(__file__).resolve().parent.parent
-SMALL = dataclasses.replace(LaundryConfig(), n=10, seed=3, size=(90, 160))
 
 
 def test_the_pool_returns_the_first_fakes_then_swaps_about_half_for_older_ones():
@@ -85,33 +82,13 @@ def backend_tensor(x):
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cyclegan")
-    laundry.generate(root / "laundry", SMALL, workers=1)
-    build(root, SMALL, workers=1)
-    return root
-
-
-def tiny(out: Path, data_root: Path, **changes) -> CycleGANConfig:
-    settings = dict(
-        out=str(out),
-        data_root=str(data_root),
-        res=(48, 80),
-        domain_images=4,
-        test_images=2,
-        iterations=6,
-        log_every=2,
-        filters=8,
-        blocks=1,
-        critic_filters=8,
-        pool_size=2,
-    )
-    return CycleGANConfig(**settings | changes)
+    return make_small_laundry(tmp_path_factory.mktemp("cyclegan"))
 
 
 def test_the_domains_come_from_different_photos_and_the_truth_is_the_held_out_recolor(
     data_root, tmp_path
 ):
-    trainer = CycleGANTrainer(tiny(tmp_path / "run", data_root), SMALL)
+    trainer = CycleGANTrainer(tiny_cyclegan(tmp_path / "run", data_root), SMALL_LAUNDRY)
     d = trainer.domains
     photos = data_root / "laundry" / "images"
     red = data_root / "laundry-recolored" / "images" / "red"
@@ -121,14 +98,15 @@ def test_the_domains_come_from_different_photos_and_the_truth_is_the_held_out_re
     np.testing.assert_array_equal(d.test_truth[1], load_photo(red / "00009.jpg", (48, 80)))
     assert d.train_a.shape == (4, 48, 80, 3) and d.test_belt.shape == (2, 48, 80)
     assert 0.2 < d.test_belt.mean() < 0.98  # belt and items both present
-    with pytest.raises(Exception, match="need 11"):
-        CycleGANTrainer(tiny(tmp_path / "big", data_root, domain_images=5, test_images=1), SMALL)
+    too_many = tiny_cyclegan(tmp_path / "big", data_root, domain_images=5, test_images=1)
+    with pytest.raises(ProganError, match="need 11"):
+        CycleGANTrainer(too_many, SMALL_LAUNDRY)
 
 
 def test_the_curriculum_quantizes_both_domains_then_goes_to_full_color(data_root, tmp_path):
-    cfg = tiny(tmp_path / "run", data_root, curriculum=(2, 3), curriculum_iterations=2)
+    cfg = tiny_cyclegan(tmp_path / "run", data_root, curriculum=(2, 3), curriculum_iterations=2)
     assert [curriculum_k(cfg, i) for i in range(6)] == [2, 2, 3, 3, None, None]
-    trainer = CycleGANTrainer(cfg, SMALL)
+    trainer = CycleGANTrainer(cfg, SMALL_LAUNDRY)
     for iteration, most in ((0, 2), (2, 3)):
         for images in trainer.batch_at(iteration).values():
             colors = np.unique(images.reshape(-1, 3), axis=0)
@@ -145,13 +123,13 @@ class StopAfterThree(CycleGANTrainer):
 
 
 def test_a_stopped_run_resumes_exactly_pool_included(data_root, tmp_path):
-    straight = CycleGANTrainer(tiny(tmp_path / "a", data_root), SMALL)
+    straight = CycleGANTrainer(tiny_cyclegan(tmp_path / "a", data_root), SMALL_LAUNDRY)
     straight.train()
-    stopped = StopAfterThree(tiny(tmp_path / "b", data_root), SMALL)
+    stopped = StopAfterThree(tiny_cyclegan(tmp_path / "b", data_root), SMALL_LAUNDRY)
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     assert checkpoints.steps(tmp_path / "b" / "checkpoints") == [3]
-    resumed = CycleGANTrainer(tiny(tmp_path / "b", data_root, resume=True), SMALL)
+    resumed = CycleGANTrainer(tiny_cyclegan(tmp_path / "b", data_root, resume=True), SMALL_LAUNDRY)
     assert resumed.iteration == 3 and resumed.pools["a"].count == 2
     resumed.train()
     for a, b in zip(straight._weights(), resumed._weights(), strict=True):
@@ -199,7 +177,7 @@ def test_commands_train_translate_and_say_what_is_wrong_in_one_line(data_root, t
                   "--out", "o")  # fmt: skip
     assert missing.returncode == 2 and "is not a translator" in missing.stderr
     run = tmp_path / "run"
-    CycleGANTrainer(tiny(run, data_root, iterations=2), SMALL).train()
+    CycleGANTrainer(tiny_cyclegan(run, data_root, iterations=2), SMALL_LAUNDRY).train()
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.open(data_root / "laundry" / "images" / "00009.jpg").save(photos / "belt.jpg")

@@ -1,12 +1,14 @@
-"""A tiny training run shared by the TensorFlow and the JAX suites (and their subprocesses)."""
+"""Tiny training runs shared by the test files: ProGAN (the TensorFlow and the JAX suites and
+their subprocesses) and CycleGAN (its tests, the studio's recolor page)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from config import NetworkConfig, ScheduleConfig, TrainConfig
+from config import CycleGANConfig, LaundryConfig, NetworkConfig, ScheduleConfig, TrainConfig
 from progan.trainer import Trainer
 
 TINY = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 8, 8))
@@ -41,3 +43,44 @@ def assert_same_weights(*pairs) -> None:
     for first, second in pairs:
         for a, b in zip(first.weights, second.weights, strict=True):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# CycleGAN --------------------------------------------------------------------------------------
+
+SMALL_LAUNDRY = dataclasses.replace(LaundryConfig(), n=10, seed=3, size=(90, 160))
+
+
+def make_small_laundry(root: Path) -> Path:
+    """Ten 160x90 laundry photos and their recolors under ``root`` (the data root)."""
+    from progan.datasets import laundry
+    from progan.datasets.recolored import build
+
+    laundry.generate(root / "laundry", SMALL_LAUNDRY, workers=1)
+    build(root, SMALL_LAUNDRY, workers=1)
+    return root
+
+
+def tiny_cyclegan(out: Path, data_root: Path, **changes) -> CycleGANConfig:
+    settings = dict(
+        out=str(out),
+        data_root=str(data_root),
+        res=(48, 80),
+        domain_images=4,
+        test_images=2,
+        iterations=6,
+        log_every=2,
+        filters=8,
+        blocks=1,
+        critic_filters=8,
+        pool_size=2,
+    )
+    return CycleGANConfig(**settings | changes)
+
+
+def make_translator(root: Path) -> Path:
+    """A translator trained for two iterations on the small laundry set: an export to serve."""
+    from progan.cyclegan.trainer import CycleGANTrainer
+
+    data = make_small_laundry(root / "data")
+    cfg = tiny_cyclegan(root / "translator", data, iterations=2)
+    return CycleGANTrainer(cfg, SMALL_LAUNDRY).train()

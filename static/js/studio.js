@@ -118,7 +118,7 @@ export function seedNumber(text) {
   return seed <= SEED_MAX ? seed : null;
 }
 
-async function errorText(response) {
+export async function errorText(response) {
   try {
     const body = await response.json();
     return body.error || `the server answered ${response.status}`;
