@@ -23,6 +23,12 @@ from tests.browser_helpers import NETWORK, LiveServer, launch_chromium, make_mod
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# Every input, select and button a person cannot name: no label, no aria-label, no text.
+UNLABELED = """() => [...document.querySelectorAll('input, select, button')]
+    .filter(el => el.type !== 'hidden')
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !el.textContent.trim())
+    .map(el => el.id || el.outerHTML)"""
 # The image's pixels, read through a canvas, so "the image changed" means the picture did.
 PIXELS = """sel => { const img = document.querySelector(sel);
   const canvas = document.createElement('canvas');
@@ -160,6 +166,7 @@ def test_recolor_a_photo_beside_its_recolor_then_download_it(chromium, tmp_path_
             page.goto(live.url + "/recolor")
             page.wait_for_function("!document.querySelector('#recolor').disabled")
             assert "original → red" in page.inner_text("#translator")
+            assert page.evaluate(UNLABELED) == []
             page.set_input_files("#photo", str(photo))
             page.click("#recolor")
             wait_for_image(page, "#after")
@@ -417,11 +424,4 @@ def test_pages_fit_a_phone(chromium, server, path: str, image: str, tmp_path: Pa
 @pytest.mark.parametrize("path", ["/", "/interpolation"])
 def test_every_control_has_a_label(tab: Tab, path: str) -> None:
     tab.open(path)
-    unlabeled = tab.page.evaluate(
-        """() => [...document.querySelectorAll('input, select, button')]
-             .filter(el => el.type !== 'hidden')
-             .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
-                           && !el.textContent.trim())
-             .map(el => el.id || el.outerHTML)"""
-    )
-    assert unlabeled == []
+    assert tab.page.evaluate(UNLABELED) == []
