@@ -9,8 +9,9 @@ Refresh the README's screenshots with::
     python -m tests.browser_helpers --screenshots [--model DIR]
 
 which serves the shipped model (or ``--model``), or, while none is shipped, a random export with
-the ``cpu`` preset's network, and writes ``docs/studio_generate.png`` and
-``docs/studio_interpolation.png``.
+the ``cpu`` preset's network, and writes ``docs/studio_generate.png``,
+``docs/studio_interpolation.png``, ``docs/studio_colors.png`` (with a conditional model) and
+``docs/studio_recolor.png`` (with a translator, ``--translator`` or the shipped one).
 """
 
 from __future__ import annotations
@@ -131,8 +132,15 @@ def wait_for_image(page: Any, selector: str) -> dict[str, int]:
     )
 
 
-def take_screenshots(url: str, out: Path, width: int = 1280, height: int = 720) -> list[Path]:
-    """Both pages in a set state, as a person first sees them, saved as PNG in ``out``."""
+# A held-out photo of the laundry set (the translator never saw it), for the recolor page.
+RECOLOR_PHOTO = REPO_ROOT / "data" / "laundry" / "images" / "01900.jpg"
+
+
+def take_screenshots(
+    url: str, out: Path, width: int = 1280, height: int = 720, photo: Path = RECOLOR_PHOTO
+) -> list[Path]:
+    """The pages in a set state, as a person first sees them, saved as PNG in ``out`` (the
+    recolor page when the studio has a translator and ``photo`` exists)."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -158,6 +166,14 @@ def take_screenshots(url: str, out: Path, width: int = 1280, height: int = 720) 
                 "([...document.querySelectorAll('#colors img')])"
             )
             page.screenshot(path=paths[-1], full_page=True)
+        if page.request.get(f"{url}/api/translator").json()["available"] and photo.is_file():
+            paths.append(out / "studio_recolor.png")
+            page.goto(f"{url}/recolor")
+            page.wait_for_function("!document.querySelector('#recolor').disabled")
+            page.set_input_files("#photo", str(photo))
+            page.click("#recolor")
+            wait_for_image(page, "#after")
+            page.screenshot(path=paths[-1], full_page=True)
         browser.close()
     return paths
 
@@ -179,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", metavar="DIR", help="default: the shipped model")
     parser.add_argument("--out", default=str(REPO_ROOT / "docs"), help="default: %(default)s")
     parser.add_argument("--width", type=int, default=1280, help="viewport width in CSS pixels")
+    parser.add_argument("--translator", metavar="DIR", help="default: the shipped one, if any")
     args = parser.parse_args(argv)
     if not args.screenshots:
         parser.error("nothing to do; pass --screenshots")
@@ -186,7 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         model = screenshot_model(args.model, Path(scratch))
-        app = create_app({"MODEL_PATH": str(model), "SHIPPED_MODELS": args.model is None})
+        app = create_app(
+            {
+                "MODEL_PATH": str(model),
+                "SHIPPED_MODELS": args.model is None,
+                "TRANSLATOR_PATH": args.translator,
+            }
+        )
         with LiveServer(app) as server:
             for path in take_screenshots(server.url, Path(args.out), width=args.width):
                 print(f"wrote {path}")
