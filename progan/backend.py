@@ -101,7 +101,8 @@ def minimize(optimizer, variables: Sequence, loss_fn: Callable[[], tuple[Any, An
     """One update of ``variables`` by ``optimizer`` for ``loss_fn() -> (loss, aux)``.
 
     Returns ``(loss, aux)``. Under JAX this runs inside :func:`compile_step`'s scope: the update
-    is recorded there, not applied in place.
+    is recorded there, not applied in place. ``loss_fn`` must not assign variables (under JAX
+    such writes would be lost): every random number of a step comes in with its batch.
     """
     if name() == "jax":
         import jax
@@ -122,6 +123,17 @@ def minimize(optimizer, variables: Sequence, loss_fn: Callable[[], tuple[Any, An
         grads, (loss, aux) = jax.grad(objective, has_aux=True)(
             [outer.get_current_value(v) for v in variables]
         )
+        # Applied statelessly and assigned in the step's scope: a float16 run's loss-scale
+        # optimizer branches with ops.cond, whose assignments must not leak out of the branch.
+        trained, state = optimizer.stateless_apply(
+            [outer.get_current_value(v) for v in optimizer.variables],
+            grads,
+            [outer.get_current_value(v) for v in variables],
+        )
+        updated = [*variables, *optimizer.variables]
+        for variable, value in zip(updated, [*trained, *state], strict=True):
+            variable.assign(value)
+        return loss, aux
     else:
         import tensorflow as tf
 

@@ -10,6 +10,8 @@ resolution and split; quantized copies (the color curriculum) per K beside them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,13 +77,19 @@ def laundry_domains(cfg: CycleGANConfig, laundry_cfg: LaundryConfig = laundry.DE
         / "cache"
         / (
             f"cyclegan-{cfg.color}-{format_res(cfg.res)}-{cfg.domain_images}-{cfg.test_images}"
-            f"-n{laundry_cfg.n}-s{laundry_cfg.seed}"
+            f"-{_fingerprint(laundry_cfg)}"
         )
     )
     if not all((folder / f"{split}.npy").is_file() for split in SPLITS):
         _write(folder, cfg, photos, recolored)
     arrays = {split: np.load(folder / f"{split}.npy") for split in SPLITS}
     return Domains(**arrays, folder=folder)
+
+
+def _fingerprint(laundry_cfg: LaundryConfig) -> str:
+    """The laundry set's settings in eight hex digits: another set, another cache."""
+    text = json.dumps(laundry.settings(laundry_cfg), sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 def _write(folder: Path, cfg: CycleGANConfig, photos: Path, recolored: Path) -> None:

@@ -65,6 +65,8 @@ class ImagePool:
 
     def query(self, fakes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         fakes = np.asarray(fakes, np.float32)
+        if len(self.images) == 0:  # no pool: the critic sees the latest fakes
+            return fakes
         out = fakes.copy()
         for i, fake in enumerate(fakes):
             if self.count < len(self.images):

@@ -69,3 +69,30 @@ def test_fade_in_is_continuous_under_jax(nets, stage):
     score = np.asarray(D(x, stage=stage, alpha=0.0, fading=True, labels=y))
     coarse = D(downsample2x(x), stage=stage - 1, labels=y)
     np.testing.assert_allclose(score, coarse, rtol=1e-5, atol=1e-5)
+
+
+def test_a_loss_scaled_float16_step_trains_under_jax():
+    """fp16's loss-scale optimizer branches (finite gradients or not) inside the jitted step."""
+    from progan import backend
+
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        layer = keras.layers.Dense(4)
+        layer.build((None, 3))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-2))
+    optimizer.build(layer.trainable_weights)
+
+    def body(batch, _alpha):
+        def loss():
+            return ops.mean(ops.square(ops.cast(layer(batch["x"]), "float32") - 1.0)), ()
+
+        value, _ = backend.minimize(optimizer, layer.trainable_weights, loss)
+        return {"loss": value}
+
+    step = backend.compile_step(body, lambda: None, [*layer.weights, *optimizer.variables])
+    batch = {"x": np.ones((8, 3), np.float32)}
+    losses = [float(step(batch, 0.0)["loss"]) for _ in range(5)]
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
+    assert int(optimizer.iterations.numpy()) == 5
