@@ -123,8 +123,8 @@ def main() -> None:
     for name in names:
         rows.append(row(measure(name, args)))
         print(rows[-1], flush=True)
-    if args.out:
-        Path(args.out).write_text("\n".join(header + rows) + "\n")
+        if args.out:  # after every row, so a run cut short still leaves its table
+            Path(args.out).write_text("\n".join(header + rows) + "\n")
 
 
 if __name__ == "__main__":
