@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,16 +37,17 @@ class Domains:
     test_truth: np.ndarray  # the recolor of each test photo: what a perfect translator draws
     test_belt: np.ndarray  # N×H×W bool: belt pixels of each test photo
     folder: Path
+    _quantized: dict = field(default_factory=dict, repr=False)
 
     def quantized(self, split: str, k: int) -> np.ndarray:
-        """``split`` with every image quantized to ``k`` colors, computed once and cached."""
-        path = self.folder / f"{split}-k{k}.npy"
-        if not path.is_file():
-            images = kmeans_images(getattr(self, split), k)
-            tmp = path.with_suffix(".tmp.npy")
-            np.save(tmp, images)
-            tmp.replace(path)
-        return np.load(path)
+        """``split`` with every image quantized to ``k`` colors: computed once and cached on
+        disk, then kept in memory (a training step asks for it every iteration)."""
+        if (split, k) not in self._quantized:
+            path = self.folder / f"{split}-k{k}.npy"
+            if not path.is_file():
+                _save(path, kmeans_images(getattr(self, split), k))
+            self._quantized[(split, k)] = np.load(path)
+        return self._quantized[(split, k)]
 
 
 def load_photo(path: Path, res: tuple[int, int]) -> np.ndarray:
