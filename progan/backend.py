@@ -120,15 +120,14 @@ def minimize(optimizer, variables: Sequence, loss_fn: Callable[[], tuple[Any, An
                 loss, aux = loss_fn()
             return scaled(optimizer, loss), (loss, aux)
 
-        grads, (loss, aux) = jax.grad(objective, has_aux=True)(
-            [outer.get_current_value(v) for v in variables]
-        )
+        current = [outer.get_current_value(v) for v in variables]
+        grads, (loss, aux) = jax.grad(objective, has_aux=True)(current)
         # Applied statelessly and assigned in the step's scope: a float16 run's loss-scale
         # optimizer branches with ops.cond, whose assignments must not leak out of the branch.
         trained, state = optimizer.stateless_apply(
             [outer.get_current_value(v) for v in optimizer.variables],
             grads,
-            [outer.get_current_value(v) for v in variables],
+            current,
         )
         updated = [*variables, *optimizer.variables]
         for variable, value in zip(updated, [*trained, *state], strict=True):

@@ -54,6 +54,16 @@ def save(folder: Path, step: int, arrays: dict[str, np.ndarray], keep: int) -> P
     return final
 
 
+def optimizer_variables(optimizers: dict) -> dict:
+    """Each optimizer's state by ``NAME/position``: an optimizer's own name (and so its
+    variables' paths) changes every time one is built, the order of its variables does not."""
+    return {
+        f"{name}/{i}": variable
+        for name, optimizer in optimizers.items()
+        for i, variable in enumerate(optimizer.variables)
+    }
+
+
 def load(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as archive:

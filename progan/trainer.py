@@ -490,16 +490,15 @@ class Trainer:
         for key, variable in self._model_variables().items():
             if key in arrays:
                 variable.assign(arrays[key])
-        self.phase_index = int(arrays["counters/phase"])
-        self.phase_shown = int(arrays["counters/phase_images"])
-        self.images_shown = int(arrays["counters/images_shown"])
-        self.alpha = float(arrays["counters/alpha"])
-        self.train_seconds = float(arrays["counters/train_seconds"])
-        if self._phase() < len(self.phases):
-            self.new_optimizers(self.phases[self._phase()])
-            if self.phase_shown > 0 or self.phases[self._phase()].final:
-                for key, variable in self._optimizer_variables().items():
-                    variable.assign(arrays[key])
+        self._set_counters(
+            {k.removeprefix("counters/"): v for k, v in arrays.items() if k.startswith("counters/")}
+        )
+
+        def load_adam() -> None:
+            for key, variable in self._optimizer_variables().items():
+                variable.assign(arrays[key])
+
+        self._reopen_phase(load_adam)
         log.info("resumed %s at %s, %d images shown", self.run_dir, path, self.images_shown)
 
     def _model_variables(self) -> dict:
@@ -508,12 +507,32 @@ class Trainer:
         return {f"{prefix}/{v.path}": v for prefix, model in named for v in model.weights}
 
     def _optimizer_variables(self) -> dict:
-        """Adam's state by position: an optimizer's own name changes with every rebuild."""
+        return checkpoints.optimizer_variables({"g_opt": self.g_opt, "d_opt": self.d_opt})
+
+    def _counters(self) -> dict:
+        """Where the run stands, by the names checkpoints give them."""
         return {
-            f"{prefix}/{i}": v
-            for prefix, optimizer in (("g_opt", self.g_opt), ("d_opt", self.d_opt))
-            for i, v in enumerate(optimizer.variables)
+            "phase": np.int64(self.phase_index),
+            "phase_images": np.int64(self.phase_shown),
+            "images_shown": np.int64(self.images_shown),
+            "alpha": np.float32(self.alpha),
+            "train_seconds": np.float64(self.train_seconds),
         }
+
+    def _set_counters(self, values: dict) -> None:
+        self.phase_index = int(values["phase"])
+        self.phase_shown = int(values["phase_images"])
+        self.images_shown = int(values["images_shown"])
+        self.alpha = float(values["alpha"])
+        self.train_seconds = float(values["train_seconds"])
+
+    def _reopen_phase(self, load_adam) -> None:
+        """Fresh Adam for the restored phase, then its saved state when the checkpoint was
+        taken mid-phase or in final training (where Adam carries on)."""
+        if self._phase() < len(self.phases):
+            self.new_optimizers(self.phases[self._phase()])
+            if self.phase_shown > 0 or self.phases[self._phase()].final:
+                load_adam()
 
     def _restore_tensorflow_checkpoint(self) -> None:
         """A run saved by a version before the ``.npz`` checkpoints, in TensorFlow's format.
@@ -542,16 +561,13 @@ class Trainer:
             **counters,
         )
         tf.train.Checkpoint(models=models).restore(path).expect_partial()
-        self.phase_index = int(counters["phase"].numpy())
-        self.phase_shown = int(counters["phase_images"].numpy())
-        self.images_shown = int(counters["images_shown"].numpy())
-        self.alpha = float(counters["alpha"].numpy())
-        self.train_seconds = float(counters["train_seconds"].numpy())
-        if self._phase() < len(self.phases):
-            self.new_optimizers(self.phases[self._phase()])
-            if self.phase_shown > 0 or self.phases[self._phase()].final:
-                optimizers = tf.train.Checkpoint(g_opt=self.g_opt, d_opt=self.d_opt)
-                tf.train.Checkpoint(optimizers=optimizers).restore(path).expect_partial()
+        self._set_counters({name: value.numpy() for name, value in counters.items()})
+
+        def load_adam() -> None:
+            optimizers = tf.train.Checkpoint(g_opt=self.g_opt, d_opt=self.d_opt)
+            tf.train.Checkpoint(optimizers=optimizers).restore(path).expect_partial()
+
+        self._reopen_phase(load_adam)
         log.info("resumed %s at %s, %d images shown", self.run_dir, path, self.images_shown)
 
     def _common_checkpoint(self) -> int:
@@ -617,13 +633,7 @@ class Trainer:
         )
         arrays = {key: v.numpy() for key, v in self._model_variables().items()}
         arrays |= {key: v.numpy() for key, v in self._optimizer_variables().items()}
-        arrays |= {
-            "counters/phase": np.int64(self.phase_index),
-            "counters/phase_images": np.int64(self.phase_shown),
-            "counters/images_shown": np.int64(self.images_shown),
-            "counters/alpha": np.float32(self.alpha),
-            "counters/train_seconds": np.float64(self.train_seconds),
-        }
+        arrays |= {f"counters/{name}": value for name, value in self._counters().items()}
         path = checkpoints.save(
             self.ckpt_dir, self.images_shown, arrays, keep=self.cfg.keep_checkpoints
         )

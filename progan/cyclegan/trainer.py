@@ -286,9 +286,7 @@ class CycleGANTrainer:
             for model in (self.g_ab, self.g_ba, self.d_a, self.d_b)
             for v in model.weights
         }
-        for prefix, optimizer in (("g_opt", self.g_opt), ("d_opt", self.d_opt)):
-            named |= {f"{prefix}/{i}": v for i, v in enumerate(optimizer.variables)}
-        return named
+        return named | checkpoints.optimizer_variables({"g_opt": self.g_opt, "d_opt": self.d_opt})
 
     def save(self) -> Path:
         arrays = {key: v.numpy() for key, v in self._state().items()}
