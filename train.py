@@ -7,6 +7,7 @@ them (for example a higher ``--max-res`` to grow a finished run further).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -122,9 +123,10 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--jit",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="compile the TensorFlow step with XLA (JAX always compiles it)",
+        help="compile the TensorFlow step with XLA (JAX always compiles it); --no-jit turns it "
+        "off for a run resumed or started --from one that had it",
     )
     p.add_argument(
         "--mixed-precision",
