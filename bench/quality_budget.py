@@ -1,8 +1,15 @@
-"""Quality per budget: train several recipes from scratch for the same kimg, evaluate each.
+"""Quality per budget: train several recipes from scratch for the same budget, evaluate each.
 
-    python bench/quality_budget.py [--recipes baseline,logistic-r1,augment] [--kimg-per-phase 10]
+    python bench/quality_budget.py [--recipes baseline,logistic-r1,augment]
+                                   [--kimg-per-phase 10 | --minutes 30]
                                    [--max-res 40x24] [--data laundry-recolored] [--n 1024]
                                    [--runs ~/runs/budget] [--out docs/quality_budget.md]
+
+The budget is images (``--kimg-per-phase``: equal data, the paper's way of comparing) or wall
+time (``--minutes``: equal CPU, what a user with two cores pays). A time budget still trains a
+schedule in kimg, so that fade-ins stay smooth and resume stays exact: a short probe run of each
+recipe measures its seconds per kimg at every phase, and the recipe then gets the kimg per phase
+that fills the minutes (a faster step buys more images).
 
 Every recipe is ``train.py`` with the same data, schedule and seed plus its own flags, run one
 after the other on the same machine (never two at once: they would share the cores), then
@@ -22,6 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PROBE_KIMG = 1.0  # kimg per phase of the probe that times a recipe for --minutes
 # Each recipe is the flags it adds to the common train.py command.
 RECIPES: dict[str, list[str]] = {
     "baseline": [],
@@ -43,19 +51,38 @@ def run(command: list[str], log: Path) -> None:
         raise SystemExit(f"{' '.join(command)} failed (exit {proc.returncode}); see {log}")
 
 
+def train(name: str, folder: Path, kimg_per_phase: float, args: argparse.Namespace) -> None:
+    if (folder / "export" / "model.json").is_file():
+        return
+    run(
+        [sys.executable, "train.py", "--data", args.data, "--out", str(folder)]
+        + ["--max-res", args.max_res, "--kimg-per-phase", f"{kimg_per_phase:.3f}"]
+        + ["--eval-images", "0", "--save-every-min", "30", "--seed", str(args.seed)]
+        + (["--batch-sizes", args.batch_sizes] if args.batch_sizes else [])
+        + RECIPES[name],
+        folder.with_suffix(".log"),
+    )
+
+
+def kimg_for_minutes(name: str, folder: Path, args: argparse.Namespace) -> float:
+    """Kimg per phase that fills ``args.minutes``, from a probe run's training time.
+
+    Every phase of the probe trains PROBE_KIMG, so its time scales with kimg per phase; the
+    first steps of each phase (tracing) are in it, so the estimate errs on the short side
+    rather than overrunning the budget.
+    """
+    probe = folder.parent / f"{folder.name}-probe"
+    train(name, probe, PROBE_KIMG, args)
+    seconds = json.loads((probe / "export" / "model.json").read_text())["train_seconds"]
+    return args.minutes * 60 * PROBE_KIMG / seconds
+
+
 def measure(name: str, args: argparse.Namespace) -> dict:
     folder = Path(args.runs).expanduser() / name
     log = folder.with_suffix(".log")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    if not (folder / "export" / "model.json").is_file():
-        run(
-            [sys.executable, "train.py", "--data", args.data, "--out", str(folder)]
-            + ["--max-res", args.max_res, "--kimg-per-phase", str(args.kimg_per_phase)]
-            + ["--eval-images", "0", "--save-every-min", "30", "--seed", str(args.seed)]
-            + (["--batch-sizes", args.batch_sizes] if args.batch_sizes else [])
-            + RECIPES[name],
-            log,
-        )
+    kimg = kimg_for_minutes(name, folder, args) if args.minutes else args.kimg_per_phase
+    train(name, folder, kimg, args)
     result = folder / "evaluate.json"
     if not result.is_file():
         run(
@@ -75,6 +102,7 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     model = json.loads((folder / "export" / "model.json").read_text())
     return {
         "recipe": name,
+        "kimg_per_phase": kimg,
         "seconds": model["train_seconds"],
         "images": model["images_shown"],
         **json.loads(result.read_text()),
@@ -87,16 +115,19 @@ def row(r: dict) -> str:
         f"{r[f'swd_level{k}']:.1f} ({r[f'swd_level{k}'] / r[f'swd_floor_level{k}']:.1f}×)"
         for k in levels
     )
+    speed = r["images"] / r["seconds"]
     return (
-        f"| {r['recipe']} | {r['seconds'] / 60:.1f} | {r['images'] / r['seconds']:.0f} | {swd} | "
-        f"{r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) |"
+        f"| {r['recipe']} | {r['kimg_per_phase']:.1f} | {r['seconds'] / 60:.1f} | {speed:.0f} | "
+        f"{swd} | {r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) |"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", default="baseline,logistic-r1,augment,logistic-r1+augment")
-    parser.add_argument("--kimg-per-phase", type=float, default=10.0)
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--kimg-per-phase", type=float, default=10.0, help="images per phase")
+    budget.add_argument("--minutes", type=float, help="minutes of training per recipe, instead")
     parser.add_argument("--max-res", default="40x24")
     parser.add_argument("--data", default="laundry-recolored")
     parser.add_argument("--n", type=int, default=1024, help="generated images per evaluation")
@@ -109,14 +140,17 @@ def main() -> None:
     unknown = [name for name in names if name not in RECIPES]
     if unknown:
         parser.error(f"unknown recipes {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
+    budget_flag = (
+        f"--minutes {args.minutes}" if args.minutes else f"--kimg-per-phase {args.kimg_per_phase}"
+    )
     header = [
-        f"`python bench/quality_budget.py --recipes {','.join(names)} --kimg-per-phase "
-        f"{args.kimg_per_phase} --max-res {args.max_res} --data {args.data} --n {args.n}` "
+        f"`python bench/quality_budget.py --recipes {','.join(names)} {budget_flag} "
+        f"--max-res {args.max_res} --data {args.data} --n {args.n}` "
         f"({platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')})",
         "",
-        "| recipe | minutes | images/s | SWD ×1e3 per level, finest first (× floor) | "
-        "MS-SSIM (data) |",
-        "|---|---:|---:|---|---:|",
+        "| recipe | kimg per phase | minutes | images/s | "
+        "SWD ×1e3 per level, finest first (× floor) | MS-SSIM (data) |",
+        "|---|---:|---:|---:|---|---:|",
     ]
     print("\n".join(header), flush=True)
     rows = []
