@@ -34,6 +34,11 @@ class NetworkConfig:
     # Class names of a conditional model, in label-index order; empty for an unconditional one.
     # G joins a learned embedding of the class to the latent, D adds a projection term.
     classes: tuple[str, ...] = ()
+    # Where a conditional G takes its class (one of LABEL_ENTRIES): "latent" joins the embedding
+    # to the latent, so the class can change the whole item; "rgb" gives every stage one toRGB
+    # per class, so the features, and with them the item's shape, come from the latent alone
+    # and the class only decides how they turn into color.
+    label_entry: str = "latent"
 
     @property
     def max_stages(self) -> int:
@@ -47,6 +52,7 @@ class NetworkConfig:
         return dataclasses.replace(self, base=tuple(base))
 
 
+LABEL_ENTRIES: tuple[str, ...] = ("latent", "rgb")
 LOSSES: tuple[str, ...] = ("wgan-gp", "logistic-r1")
 # DiffAugment's policies without color (progan.augment): color augmentation fights color control.
 AUGMENTATIONS: tuple[str, ...] = ("translation", "cutout")

@@ -19,6 +19,7 @@ from pathlib import Path
 from config import (
     AUGMENTATIONS,
     DATA_ROOT,
+    LABEL_ENTRIES,
     LOSSES,
     PRESETS,
     LossConfig,
@@ -59,6 +60,12 @@ def build_parser() -> Parser:
         action="store_true",
         default=None,
         help="conditional model on the data's classes (labels.csv, or one subfolder per class)",
+    )
+    p.add_argument(
+        "--label-entry",
+        choices=LABEL_ENTRIES,
+        help="where G takes the class of --labels: latent (an embedding joined to the latent, "
+        "default) or rgb (a toRGB per class: a seed keeps its item in every class); a new run only",
     )
     p.add_argument("--preset", choices=sorted(PRESETS), help="network and schedule (default cpu)")
     p.add_argument("--max-res", help="last stage, WIDTHxHEIGHT (default 80x48)")
@@ -195,6 +202,12 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
             raise ProganError("--channels shapes a new network; drop it with --resume or --from")
         given = parse_positive_ints("--channels", args.channels)
         network = dataclasses.replace(network, channels=given + network.channels[len(given) :])
+    if args.label_entry:
+        if args.resume or start_from:
+            raise ProganError("--label-entry shapes a new network; drop it with --resume or --from")
+        if not changes.get("labels"):
+            raise ProganError("--label-entry says where the class enters G; add --labels")
+        network = dataclasses.replace(network, label_entry=args.label_entry)
     if args.max_res:
         changes["max_res"] = parse_res(args.max_res)
         if args.resume and cfg.schedule.final_kimg and changes["max_res"] != cfg.max_res:

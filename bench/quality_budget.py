@@ -39,6 +39,7 @@ RECIPES: dict[str, list[str]] = {
     "logistic-r1+augment": ["--loss", "logistic-r1", "--augment", "translation,cutout"],
     "wide-top": ["--channels", "128,128,128,128,64,32"],
     "labels": ["--labels"],
+    "labels-rgb": ["--labels", "--label-entry", "rgb"],
     "curriculum": ["--color-curriculum", "2,3,4,5,10,20"],
     "curriculum-b": ["--color-curriculum", "5,20"],
 }
@@ -116,9 +117,16 @@ def row(r: dict) -> str:
         for k in levels
     )
     speed = r["images"] / r["seconds"]
+    accuracy = [r[k] for k in r if k.startswith("accuracy_")]
+    colors = (
+        f"{sum(accuracy) / len(accuracy):.1%} ({r['accuracy_white']:.1%}) · "
+        f"{r['multicolored']:.1%} · {r['shape_ssim']:.3f}"
+        if accuracy
+        else "–"
+    )
     return (
         f"| {r['recipe']} | {r['kimg_per_phase']:.1f} | {r['seconds'] / 60:.1f} | {speed:.0f} | "
-        f"{swd} | {r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) |"
+        f"{swd} | {r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) | {colors} |"
     )
 
 
@@ -149,8 +157,9 @@ def main() -> None:
         f"({platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')})",
         "",
         "| recipe | kimg per phase | minutes | images/s | "
-        "SWD ×1e3 per level, finest first (× floor) | MS-SSIM (data) |",
-        "|---|---:|---:|---:|---|---:|",
+        "SWD ×1e3 per level, finest first (× floor) | MS-SSIM (data) | "
+        "color accuracy (white) · multi-colored · shape SSIM |",
+        "|---|---:|---:|---:|---|---:|---|",
     ]
     print("\n".join(header), flush=True)
     rows = []

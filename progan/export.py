@@ -50,6 +50,7 @@ def network_to_json(net: NetworkConfig) -> dict[str, Any]:
         "mbstd_group": net.mbstd_group,
         "leaky_slope": net.leaky_slope,
         "classes": list(net.classes),
+        "label_entry": net.label_entry,
     }
 
 
@@ -62,6 +63,7 @@ def network_from_json(data: dict[str, Any]) -> NetworkConfig:
         leaky_slope=float(data["leaky_slope"]),
         # Exports of unconditional models written before labels existed have no "classes".
         classes=tuple(str(name) for name in data.get("classes", ())),
+        label_entry=str(data.get("label_entry", "latent")),
     )
 
 

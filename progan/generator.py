@@ -45,9 +45,9 @@ class GeneratorStem(keras.layers.Layer):
 
     The dense layer's gain is sqrt(2)/sqrt(H·W) — the official code's sqrt(2)/4 for a 4×4 base,
     generalised — because it acts like a transposed conv spreading one latent over H·W positions.
-    A conditional model joins a learned class embedding (as long as the latent) to the latent
-    before the pixel norm, where the official code concatenates its one-hot labels; every later
-    layer is the unconditional one.
+    A conditional model with ``label_entry="latent"`` joins a learned class embedding (as long
+    as the latent) to the latent before the pixel norm, where the official code concatenates its
+    one-hot labels; every later layer but the toRGBs is the unconditional one.
     """
 
     def __init__(self, net: NetworkConfig, **kwargs) -> None:
@@ -58,7 +58,7 @@ class GeneratorStem(keras.layers.Layer):
         positions = net.base[0] * net.base[1]
         self.embedding = (
             ClassEmbedding(net.num_classes, net.latent_dim, name=f"{self.name}_embedding")
-            if net.num_classes
+            if net.num_classes and net.label_entry == "latent"
             else None
         )
         inputs = net.latent_dim * (2 if self.embedding else 1)
@@ -81,6 +81,28 @@ class GeneratorStem(keras.layers.Layer):
         return pixel_norm(leaky_relu(self.conv(x), self.slope))
 
 
+class ClassToRGB(keras.layers.Layer):
+    """A toRGB per class (``label_entry="rgb"``): one 1×1 conv with 3 outputs per class, of
+    which each image keeps its class's three.
+
+    Color is where the classes differ in our data (the same items, recolored), so the class
+    acts only on how features become color, and a seed keeps its item in every color.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.conv = EqualizedConv2D(in_channels, 3 * num_classes, 1, gain=1.0, name=self.name)
+        self.built = True
+
+    def call(self, x, labels):
+        y = self.conv(x)
+        height, width = y.shape[1], y.shape[2]
+        y = keras.ops.reshape(y, (-1, height, width, self.num_classes, 3))
+        pick = keras.ops.one_hot(keras.ops.cast(labels, "int32"), self.num_classes, dtype=y.dtype)
+        return keras.ops.sum(y * pick[:, None, None, :, None], axis=3)
+
+
 class Generator(keras.Model):
     """``G(z, stage, alpha, fading, labels)`` -> image of stage ``stage`` in [-1, 1] (linear).
 
@@ -100,8 +122,12 @@ class Generator(keras.Model):
             GeneratorBlock(ch[k - 1], ch[k], net.leaky_slope, name=f"block{k}")
             for k in range(1, num_stages)
         ]
+        self.rgb_labels = bool(net.num_classes) and net.label_entry == "rgb"
         self.to_rgb = [
-            EqualizedConv2D(ch[k], 3, 1, gain=1.0, name=f"to_rgb{k}") for k in range(num_stages)
+            ClassToRGB(ch[k], net.num_classes, name=f"to_rgb{k}")
+            if self.rgb_labels
+            else EqualizedConv2D(ch[k], 3, 1, gain=1.0, name=f"to_rgb{k}")
+            for k in range(num_stages)
         ]
         self.built = True
 
@@ -111,12 +137,15 @@ class Generator(keras.Model):
         for block in self.blocks[: max(stage - 1, 0)]:
             x = block(x)
         if stage == 0:
-            return self.to_rgb[0](x)
-        new = self.to_rgb[stage](self.blocks[stage - 1](x))
+            return self._rgb(0, x, labels)
+        new = self._rgb(stage, self.blocks[stage - 1](x), labels)
         if not fading:
             return new
-        old = upsample2x(self.to_rgb[stage - 1](x))
+        old = upsample2x(self._rgb(stage - 1, x, labels))
         return fade(old, new, alpha)
+
+    def _rgb(self, stage: int, x, labels):
+        return self.to_rgb[stage](x, labels) if self.rgb_labels else self.to_rgb[stage](x)
 
     def stage_variables(self, stage: int, fading: bool) -> list:
         """The variables a step at ``stage`` touches (the optimizer is built for exactly these)."""

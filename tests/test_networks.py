@@ -32,9 +32,16 @@ def test_paper_preset_channels_halve_after_32px():
 COLOR_CLASSES = ("blue", "green", "red")
 
 
-@pytest.fixture(scope="module", params=[(), COLOR_CLASSES], ids=["unconditional", "conditional"])
+@pytest.fixture(
+    scope="module",
+    params=[((), "latent"), (COLOR_CLASSES, "latent"), (COLOR_CLASSES, "rgb")],
+    ids=["unconditional", "conditional", "conditional-rgb"],
+)
 def nets(request):
-    net = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16, 12, 8), classes=request.param)
+    classes, entry = request.param
+    net = NetworkConfig(
+        base=(3, 5), latent_dim=16, channels=(16, 16, 12, 8), classes=classes, label_entry=entry
+    )
     return Generator(net, 4), Discriminator(net, 4)
 
 
@@ -69,8 +76,11 @@ def test_discriminator_fade_in_starts_at_previous_score_on_downsampled_image(net
     np.testing.assert_allclose(end, D(x, stage=stage, labels=y).numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_one_latent_in_two_classes_gives_two_images_and_one_class_gives_the_same_twice():
-    net = NetworkConfig(base=(3, 5), latent_dim=16, channels=(16, 16), classes=COLOR_CLASSES)
+@pytest.mark.parametrize("entry", ["latent", "rgb"])
+def test_one_latent_in_two_classes_gives_two_images_and_one_class_gives_the_same_twice(entry):
+    net = NetworkConfig(
+        base=(3, 5), latent_dim=16, channels=(16, 16), classes=COLOR_CLASSES, label_entry=entry
+    )
     G = Generator(net, 2)
     z = np.repeat(np.random.default_rng(3).standard_normal((1, 16)).astype(np.float32), 2, 0)
     two = G(z, stage=1, labels=np.array([0, 2])).numpy()
@@ -79,6 +89,29 @@ def test_one_latent_in_two_classes_gives_two_images_and_one_class_gives_the_same
     np.testing.assert_allclose(same[0], same[1], atol=1e-5)
     alone = G(z[:1], stage=1, labels=np.array([2])).numpy()[0]
     np.testing.assert_allclose(alone, two[1], atol=1e-5)
+
+
+def test_rgb_entry_is_the_class_toRGB_on_features_that_ignore_the_class():
+    """With label_entry="rgb" a class picks a 1×1 conv over the same features: the item is the
+    latent's, the class only its color."""
+    net = NetworkConfig(
+        base=(3, 5), latent_dim=16, channels=(16, 12), classes=COLOR_CLASSES, label_entry="rgb"
+    )
+    G = Generator(net, 2)
+    assert G.stem.embedding is None
+    z = np.repeat(np.random.default_rng(5).standard_normal((1, 16)).astype(np.float32), 3, 0)
+    features = G.blocks[0](G.stem(z)).numpy()
+    conv = G.to_rgb[1].conv
+    kernel = conv.kernel.numpy()[0, 0] * conv.scale
+    bias = conv.bias.numpy()
+    y = np.array([2, 0, 1], np.int32)
+    expected = np.stack(
+        [
+            features[i] @ kernel[:, 3 * c : 3 * c + 3] + bias[3 * c : 3 * c + 3]
+            for i, c in enumerate(y)
+        ]
+    )
+    np.testing.assert_allclose(G(z, stage=1, labels=y).numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_projection_term_equals_its_formula_on_a_known_batch():

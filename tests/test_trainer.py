@@ -21,6 +21,7 @@ import train
 from config import ScheduleConfig
 from progan import checkpoints
 from progan.errors import ProganError
+from progan.export import to_uint8
 from progan.trainer import Trainer, TrainingDiverged, alpha_at, ema_beta, plan_phases
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,6 +147,20 @@ def test_conditional_run_resumes_exactly_and_exports_its_classes(labeled_folder,
     # the sample grid has one row per class, the same seeds in every row
     grid = np.asarray(Image.open(sorted((tmp_path / "a" / "samples").glob("*.png"))[-1]))
     assert grid.shape[:2] == (3 * 96 + 2 * 2, 2 * 160 + 2)  # 10x6 enlarged 16×, 2 px gaps
+
+
+def test_rgb_label_entry_trains_and_exports_a_toRGB_per_class(labeled_folder, tmp_path):
+    network = dataclasses.replace(TINY, label_entry="rgb")
+    trainer = Trainer(tiny_config(tmp_path / "rgb", labeled_folder, labels=True, network=network))
+    trainer.train()
+    saved = json.loads((tmp_path / "rgb" / "export" / "model.json").read_text())
+    assert saved["network"]["label_entry"] == "rgb"
+    g = progan.load_generator(tmp_path / "rgb")
+    z = progan.seed_latents([7, 7, 7], g.latent_dim)
+    images = g.render(z, "10x6", labels=["blue", "green", "red"])
+    expected = trainer.G_ema(z, stage=1, labels=np.array([0, 1, 2])).numpy()
+    assert np.abs(images.astype(int) - to_uint8(expected)).max() <= 1
+    assert all(not np.array_equal(images[0], other) for other in images[1:])
 
 
 def test_a_checkpoint_from_before_labels_resumes_and_grows(image_folder, tmp_path):
@@ -680,13 +695,15 @@ def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
 
 def test_recipe_flags_reach_the_config(tmp_path):
     argv = ["--out", str(tmp_path / "r"), "--loss", "logistic-r1", "--r1-gamma", "0.5"]
-    argv += ["--augment", "translation,cutout"]
+    argv += ["--augment", "translation,cutout", "--labels", "--label-entry", "rgb"]
     cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
     assert cfg.loss.kind == "logistic-r1" and cfg.loss.r1_gamma == 0.5
     assert cfg.augment == ("translation", "cutout")
+    assert cfg.labels and cfg.network.label_entry == "rgb"
     for bad, message in [
         (["--augment", "color"], "give translation, cutout"),
         (["--r1-gamma", "-1"], "0 or more"),
+        (["--label-entry", "rgb"], "add --labels"),
     ]:
         with pytest.raises(ProganError, match=message):
             train.config_from_args(train.build_parser().parse_args(bad), bad)
