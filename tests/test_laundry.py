@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -176,6 +177,25 @@ def test_cli_writes_a_set_and_a_contact_sheet(tmp_path, capsys):
     with Image.open(strip) as image:
         assert image.width > 5 * 320
     assert "2 images of 320x180" in capsys.readouterr().out
+
+
+def test_cli_recolored_set_of_n_photos_in_every_color(tmp_path, capsys):
+    """--n sets the photos of the recolored set; the first photos are those of a smaller set."""
+    assert main(["laundry-recolored", "--root", str(tmp_path), "--n", "3", "--workers", "1"]) == 0
+    images = tmp_path / "laundry-recolored" / "images"
+    with open(images / "labels.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3 * 5 and {row["color"] for row in rows} == {
+        "original",
+        "red",
+        "green",
+        "blue",
+        "white",
+    }
+    last = make_example(LaundryConfig().seed, 2, LaundryConfig()).image.astype(float)
+    with Image.open(images / "original" / "00002.jpg") as photo:
+        assert np.abs(np.asarray(photo, float) - last).mean() < 3  # the same photo, as JPEG
+    assert "laundry photos in every color" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """``python -m progan.datasets``: build the laundry data sets and the pictures of them.
 
 python -m progan.datasets laundry --n 2000 --out data/laundry --seed 0
-python -m progan.datasets laundry-recolored --root data
+python -m progan.datasets laundry-recolored --root data [--n 2000]
 python -m progan.datasets sheet --data data/laundry --out docs/laundry_contact_sheet.png
 python -m progan.datasets strip --data data/laundry --index 0 --out docs/laundry_recolored.png
 """
@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "laundry-recolored", help="the laundry set plus its copies in every color (the default)"
     )
     both.add_argument("--root", type=Path, default=Path("data"), help="data folder")
+    both.add_argument("--n", type=int, default=defaults.n, help="photos (each also in every color)")
     both.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
 
     sheet = commands.add_parser("sheet", help="contact sheet: photos above their masks")
@@ -71,7 +72,8 @@ def _laundry(args: argparse.Namespace) -> int:
 def _recolored(args: argparse.Namespace) -> int:
     from progan.datasets.recolored import build
 
-    print(f"{build(args.root, workers=args.workers)}: laundry photos in every color")
+    cfg = dataclasses.replace(LaundryConfig(), n=args.n)
+    print(f"{build(args.root, cfg, workers=args.workers)}: laundry photos in every color")
     return 0
 
 
