@@ -340,11 +340,16 @@ class LaundryConfig:
 
 @dataclass(frozen=True)
 class RecolorConfig:
-    """Mask-based recoloring as the laundry project did it.
+    """Mask-based recoloring as the laundry project did it, with a white that is white.
 
     ``min_saturation`` lifts white or grey cloth, which has no hue of its own, far enough from
-    grey that the target color shows; ``white_factor`` scales saturation for the color white.
+    grey that the target color shows. For the color white, ``white_factor`` scales saturation
+    (a tenth leaves at most a tint) and the value is scaled so that the ``white_quantile`` of
+    the cloth reaches ``white_value`` (never darker): dark cloth becomes white cloth with the
+    same folds, since shading multiplies the cloth's own lightness.
     """
 
     min_saturation: float = 0.5
-    white_factor: float = 0.5
+    white_factor: float = 0.1
+    white_value: float = 0.9
+    white_quantile: float = 0.9

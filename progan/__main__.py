@@ -322,7 +322,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from progan import metrics
     from progan.data import build_cache, open_source
     from progan.resolution import parse_res
-    from progan.sources import recolor_groups
+    from progan.sources import recolor_groups, source_labels
 
     g = load_model(args.model)
     res = latent.check_res(g, args.res)
@@ -353,14 +353,28 @@ def evaluate(args: argparse.Namespace) -> int:
     if g.classes or g.prototypes:
         result |= color_figures(g, res, args.method)
         groups = recolor_groups(source)
-        if groups:  # the recolored data's own ceiling for the shape SSIM
+        if groups:  # the recolored data's own figures: what a model of it can be held to
+            images = cache.arrays[parse_res(res)]
+            found = source_labels(source)
+            names = [found.classes[found.indices[p]] for p in cache.kept]
+            data = colors.data_color_report(images, names)
+            if data:
+                print(
+                    "  the data's own accuracy: "
+                    + ", ".join(
+                        f"{color} {data[f'accuracy_data_{color}']:.1%}"
+                        for color in colors.CLASSES
+                        if f"accuracy_data_{color}" in data
+                    )
+                    + f"; multi-colored {data['multicolored_data']:.1%}"
+                )
             at = {int(position): index for index, position in enumerate(cache.kept)}
             kept = [
                 np.array([at[p] for p in group]) for group in groups if all(p in at for p in group)
             ]
-            ceiling = colors.data_shape_ssim(cache.arrays[parse_res(res)], kept)
+            ceiling = colors.data_shape_ssim(images, kept)
             print(f"  the data's own (each photo against its recolored copies): {ceiling:.3f}")
-            result["shape_ssim_data"] = ceiling
+            result |= data | {"shape_ssim_data": ceiling}
     else:
         print(
             "no color figures: an unconditional model needs prototypes first "

@@ -638,6 +638,31 @@ def data_shape_ssim(images: np.ndarray, groups: list[np.ndarray], count: int = 2
     )
 
 
+def data_color_report(
+    images: np.ndarray, names: list[str], cfg: ColorEvaluationConfig = COLOR_EVALUATION
+) -> dict[str, float]:
+    """:func:`color_report`'s accuracy and multi-colored share on a labeled data set's own
+    images (``names``: each image's class): the classifier judges the data as it judges a
+    model, so these are the figures a model trained on the data can be held to."""
+    names_array = np.asarray(names)
+    report: dict[str, float] = {}
+    mixed = []
+    for color in CLASSES:
+        chosen = np.flatnonzero(names_array == color)
+        if not len(chosen):
+            continue
+        parts = [color_shares(images[chosen[i : i + 512]]) for i in range(0, len(chosen), 512)]
+        shares = np.concatenate([part[0] for part in parts])
+        laundry = np.concatenate([part[1] for part in parts])
+        report[f"accuracy_data_{color}"] = float(
+            np.mean(np.array(class_of_shares(shares, laundry)) == color)
+        )
+        mixed.append(multicolored(shares, laundry, cfg))
+    if mixed:
+        report["multicolored_data"] = float(np.mean(np.concatenate(mixed)))
+    return report
+
+
 def color_report(
     g: Any,
     res: str | None = None,

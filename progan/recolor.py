@@ -10,7 +10,11 @@ nothing visible. Such pixels are lifted to a saturation of at least
 but light red, green or blue, and its shading is exactly what it was. Pixels that were already
 more saturated (colored cloth, colored stripes on white) keep their own saturation.
 
-The color "white" has no hue; it keeps the hue and halves the saturation instead.
+The color "white" has no hue: it keeps a tenth of the saturation, and lifts the value so that
+the lit part of the cloth is as light as white cloth under the same lamps (a gain, so folds stay
+folds). The laundry project halved the saturation instead, which left a red shirt pink: a fifth
+of its "white" images were not white to the eye or to the color classifier (80.4 % white at
+80x48, against 99.8 % for red, green and blue).
 
 A folder run writes every image in every requested color (a balanced set) and a
 ``labels.csv`` of ``file,color,source`` rows, which a color-conditional model can read later.
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 from skimage.color import hsv2rgb, rgb2hsv
 
 from config import COLOR_HUES, RecolorConfig
@@ -85,12 +90,14 @@ def recolor_all(
         )
     inside = mask if mask.dtype == bool else mask > 127
     hsv = rgb2hsv(image[inside].astype(np.float32) / 255.0)
+    pieces = ndimage.label(inside)[0][inside] if "white" in colors else None
     results = {}
     for color in colors:
         hue = COLOR_HUES[color]
         shifted = hsv.copy()
         if hue is None:
             shifted[:, 1] *= cfg.white_factor
+            shifted[:, 2] = np.minimum(1.0, shifted[:, 2] * white_gain(hsv[:, 2], pieces, cfg))
         else:
             shifted[:, 0] = hue
             shifted[:, 1] = np.maximum(shifted[:, 1], cfg.min_saturation)
@@ -98,6 +105,18 @@ def recolor_all(
         out[inside] = np.clip(np.round(hsv2rgb(shifted) * 255.0), 0, 255).astype(np.uint8)
         results[color] = out
     return results
+
+
+def white_gain(value: np.ndarray, pieces: np.ndarray, cfg: RecolorConfig) -> np.ndarray:
+    """Per masked pixel, the factor that lifts its piece of cloth (a connected part of the
+    mask: one item, or items that touch) to white: the piece's ``white_quantile`` of value
+    becomes ``white_value``; a piece already that light keeps its value."""
+    gain = np.ones_like(value)
+    for piece in np.unique(pieces):
+        members = pieces == piece
+        lit = float(np.quantile(value[members], cfg.white_quantile))
+        gain[members] = max(1.0, cfg.white_value / max(lit, 1e-3))
+    return gain
 
 
 def pair_masks(images: Path, masks: Path) -> list[tuple[Path, Path]]:

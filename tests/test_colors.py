@@ -323,6 +323,17 @@ def test_multicolored_needs_two_classes_each_past_the_threshold() -> None:
     assert colors.multicolored(shares, laundry, cfg).tolist() == [True, False]
 
 
+def test_the_data_is_judged_by_the_classifier_that_judges_models() -> None:
+    red, white = rgb(0.0, 0.8, 0.8), (235, 235, 235)
+    images = np.stack([scene([red]), scene([white]), scene([red, white]), scene([white])])
+    names = ["red", "red", "white", "original"]
+    report = colors.data_color_report(images, names)
+    assert report["accuracy_data_red"] == 0.5  # the white item labeled red is missed
+    assert report["accuracy_data_white"] == 0.0  # half red, half white: no color dominates
+    assert "accuracy_data_green" not in report  # no green image to judge
+    assert report["multicolored_data"] == pytest.approx(1 / 3)  # of the 3 colored-class images
+
+
 def test_a_conditional_model_draws_colors_by_label_and_keeps_the_item(tmp_path) -> None:
     g = ConditionalColorGenerator(tmp_path)
     images = colors.render_seeds(g, [1, 2], RES, "green")
