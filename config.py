@@ -53,6 +53,7 @@ class NetworkConfig:
 
 
 LABEL_ENTRIES: tuple[str, ...] = ("latent", "rgb")
+JIT_MODES: tuple[str, ...] = ("off", "on", "auto")
 LOSSES: tuple[str, ...] = ("wgan-gp", "logistic-r1")
 # DiffAugment's policies without color (progan.augment): color augmentation fights color control.
 AUGMENTATIONS: tuple[str, ...] = ("translation", "cutout")
@@ -155,7 +156,9 @@ class TrainConfig:
     grid_size: Shape = (4, 8)
     # Images for the SWD / MS-SSIM evaluation at every phase end (0: none).
     eval_images: int = 256
-    jit: bool = False
+    # The TensorFlow step with XLA (one of JIT_MODES): "auto" times both on the first steps of
+    # every phase long enough to pay for a second compilation, and keeps the faster.
+    jit: str = "auto"
     mixed_precision: str = "off"
     strategy: str = "default"
     resume: bool = False

@@ -7,7 +7,6 @@ them (for example a higher ``--max-res`` to grow a finished run further).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -19,6 +18,7 @@ from pathlib import Path
 from config import (
     AUGMENTATIONS,
     DATA_ROOT,
+    JIT_MODES,
     LABEL_ENTRIES,
     LOSSES,
     PRESETS,
@@ -130,10 +130,11 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--jit",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="compile the TensorFlow step with XLA (JAX always compiles it); --no-jit turns it "
-        "off for a run resumed or started --from one that had it",
+        nargs="?",
+        const="on",
+        choices=JIT_MODES,
+        help="the TensorFlow step with XLA: on (--jit alone), off, or auto (default: time both "
+        "on the first steps of every long phase and keep the faster); JAX always compiles",
     )
     p.add_argument(
         "--mixed-precision",
@@ -307,7 +308,7 @@ def exported_config(path: str) -> tuple[TrainConfig, str]:
             f"{folder} holds no training state (an export from before --from existed, or "
             "render-only); continue its run folder with --resume instead"
         )
-    return config_from_dict(dict(training["config"])), str(folder)
+    return config_from_dict(training["config"]), str(folder)
 
 
 def load_config(path: Path) -> TrainConfig:
@@ -317,6 +318,7 @@ def load_config(path: Path) -> TrainConfig:
 
 def config_from_dict(data: dict) -> TrainConfig:
     """``dataclasses.asdict`` of a TrainConfig, as dataclasses again (lists become tuples)."""
+    data = dict(data)
     network = data.pop("network")
     schedule = data.pop("schedule")
     return TrainConfig(
@@ -328,6 +330,8 @@ def config_from_dict(data: dict) -> TrainConfig:
             "augment": tuple(data.get("augment", ())),
             "color_curriculum": tuple(data.get("color_curriculum", ())),
             "optimizer": OptimizerConfig(**data["optimizer"]),
+            # Runs from before "auto" saved jit as a boolean.
+            "jit": {True: "on", False: "off"}.get(data.get("jit"), data.get("jit", "off")),
         },
         network=NetworkConfig(
             **network

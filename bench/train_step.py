@@ -104,7 +104,7 @@ def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path)
         schedule=chosen.schedule,
         max_res=target,
         mixed_precision="bf16" if variant == "bf16" else "off",
-        jit=variant == "jit",
+        jit="on" if variant == "jit" else "off",
         eval_images=0,
     )
     trainer = Trainer(cfg)

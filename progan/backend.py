@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from progan.errors import ProganError
 
@@ -173,6 +176,44 @@ def compile_step(
             k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in per_replica.items()
         }
+
+    return step
+
+
+def fastest_step(
+    candidates: dict[str, Callable[[dict, Any], dict]],
+    trials: int,
+    report: Callable[[str, dict[str, float]], None],
+) -> Callable[[dict, Any], dict]:
+    """A step that runs the candidates in turn until each has ``trials`` timed calls (its first
+    call traces and compiles, and is not timed), then keeps the one with the lowest median.
+
+    Every call is a real training step: the candidates compute the same update (up to float
+    round-off), so the trial steps are part of the run, not extra work. ``report(chosen,
+    median seconds by name)`` is called once, when the choice is made.
+    """
+    names = list(candidates)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    calls = 0
+    chosen: str | None = None
+
+    def step(batch, alpha):
+        nonlocal calls, chosen
+        if chosen is not None:
+            return candidates[chosen](batch, alpha)
+        name = names[calls % len(names)]
+        timed = calls >= len(names)
+        calls += 1
+        start = time.perf_counter()
+        metrics = candidates[name](batch, alpha)
+        float(next(iter(metrics.values())))  # wait for the step to finish
+        if timed:
+            times[name].append(time.perf_counter() - start)
+        if all(len(t) >= trials for t in times.values()):
+            medians = {n: float(np.median(t)) for n, t in times.items()}
+            chosen = min(names, key=medians.__getitem__)
+            report(chosen, medians)
+        return metrics
 
     return step
 

@@ -42,6 +42,10 @@ from progan.resolution import Shape, format_res, stage_index, stage_shapes
 from progan.sources import source_labels
 
 log = logging.getLogger(__name__)
+# jit="auto": a phase of fewer steps keeps the plain step (a second compilation would not pay);
+# a longer one times each candidate on this many steps after its first.
+AUTO_JIT_MIN_STEPS = 200
+AUTO_JIT_TRIALS = 5
 
 CONFIG_JSON = "config.json"
 METRICS_JSONL = "metrics.jsonl"
@@ -389,13 +393,35 @@ class Trainer:
             lambda context: step_dataset(spec, start, steps, context)
         )
 
-    def make_step(self, phase: Phase, batch_size: int, regularize: bool = True):
+    def make_step(self, phase: Phase, batch_size: int, regularize: bool = True, steps: int = 0):
         """One training step: ``n_critic`` critic updates, one generator update, the EMA.
 
         ``regularize``: whether the critic takes the lazy R1 penalty in this step (the
         logistic loss compiles a step with it and one without; WGAN-GP's penalty is in every
-        step).
+        step). ``steps``: how many the phase has left, which decides whether ``jit="auto"``
+        tries XLA against the plain step (TensorFlow) or keeps the plain one.
         """
+        jit = self.cfg.jit == "on"
+        if self.cfg.jit == "auto" and backend.name() == "tensorflow":
+            if steps >= AUTO_JIT_MIN_STEPS:
+                where = f"{format_res(self.shapes[phase.stage])} {phase.name}"
+
+                def report(chosen: str, medians: dict[str, float]) -> None:
+                    times = ", ".join(f"{n} {1e3 * t:.1f} ms" for n, t in medians.items())
+                    log.info("%s step: %s; keeping %s", where, times, chosen)
+
+                return backend.fastest_step(
+                    {
+                        "float32": self._compile_step(phase, batch_size, regularize, False),
+                        "XLA": self._compile_step(phase, batch_size, regularize, True),
+                    },
+                    AUTO_JIT_TRIALS,
+                    report,
+                )
+            jit = False
+        return self._compile_step(phase, batch_size, regularize, jit)
+
+    def _compile_step(self, phase: Phase, batch_size: int, regularize: bool, jit: bool):
         G, D = self.G, self.D
         stage, fading, loss_cfg = phase.stage, phase.fading, self.cfg.loss
         policy = self.cfg.augment
@@ -472,7 +498,7 @@ class Trainer:
             update_ema,
             everything,
             self.strategy,
-            self.cfg.jit,
+            jit,
             data_parallel=self.strategy is None and self.cfg.strategy == "mirrored",
         )
 
@@ -688,7 +714,7 @@ class Trainer:
             lazy = cfg.loss.kind == "logistic-r1"
             regularize = not lazy or (shown_before // per_step) % cfg.loss.r1_every == 0
             if regularize not in steps_by_kind:
-                steps_by_kind[regularize] = self.make_step(phase, batch_size, regularize)
+                steps_by_kind[regularize] = self.make_step(phase, batch_size, regularize, steps)
             return steps_by_kind[regularize]
 
         bar = progress_bar(

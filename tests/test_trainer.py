@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,7 +20,8 @@ from training_helpers import TINY, StopMidFade, assert_same_weights, tiny_config
 import progan
 import train
 from config import ScheduleConfig
-from progan import checkpoints
+from progan import backend, checkpoints
+from progan import trainer as trainer_module
 from progan.errors import ProganError
 from progan.export import to_uint8
 from progan.trainer import Trainer, TrainingDiverged, alpha_at, ema_beta, plan_phases
@@ -147,6 +149,55 @@ def test_conditional_run_resumes_exactly_and_exports_its_classes(labeled_folder,
     # the sample grid has one row per class, the same seeds in every row
     grid = np.asarray(Image.open(sorted((tmp_path / "a" / "samples").glob("*.png"))[-1]))
     assert grid.shape[:2] == (3 * 96 + 2 * 2, 2 * 160 + 2)  # 10x6 enlarged 16×, 2 px gaps
+
+
+def test_fastest_step_times_each_candidate_after_its_first_call_and_keeps_the_faster():
+    calls, chosen = [], []
+
+    def candidate(name, seconds):
+        def step(batch, alpha):
+            calls.append(name)
+            time.sleep(seconds if len(calls) > 2 else 0.05)  # first calls: tracing, not timed
+            return {"d_loss": np.float32(batch)}
+
+        return step
+
+    step = backend.fastest_step(
+        {"slow": candidate("slow", 0.004), "fast": candidate("fast", 0.001)},
+        3,
+        lambda name, medians: chosen.append((name, medians)),
+    )
+    for k in range(12):
+        assert step(k, 0.5) == {"d_loss": np.float32(k)}  # every call is a real step
+    assert calls[:8] == ["slow", "fast"] * 4 and calls[8:] == ["fast"] * 4
+    ((name, medians),) = chosen
+    assert name == "fast" and medians["fast"] < medians["slow"]
+
+
+def test_auto_jit_tries_xla_on_long_phases_only(image_folder, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(trainer_module, "AUTO_JIT_MIN_STEPS", 20)
+
+    def one_stage(name, kimg):
+        schedule = ScheduleConfig(kimg_per_phase=kimg, batch_sizes=(8,))
+        return tiny_config(
+            tmp_path / name, image_folder, max_res=(3, 5), schedule=schedule, eval_images=0
+        )
+
+    long = one_stage("long", 0.16)  # 20 steps
+    with caplog.at_level(logging.INFO, logger="progan.trainer"):
+        Trainer(long).train()
+    chosen = [r.getMessage() for r in caplog.records if "keeping" in r.getMessage()]
+    assert len(chosen) == 1 and re.match(r"5x3 stabilize step: float32 .* ms, XLA .* ms", chosen[0])
+    assert json.loads((tmp_path / "long" / "config.json").read_text())["jit"] == "auto"
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="progan.trainer"):
+        Trainer(one_stage("short", 0.152)).train()  # 19 steps
+    assert not [r for r in caplog.records if "keeping" in r.getMessage()]
+    old = json.loads(
+        (REPO / "tests" / "fixtures" / "run_before_labels" / "config.json").read_text()
+    )
+    assert train.config_from_dict(old).jit == "off"  # saved as false before "auto"
+    assert train.config_from_dict(old | {"jit": True}).jit == "on"
 
 
 def test_rgb_label_entry_trains_and_exports_a_toRGB_per_class(labeled_folder, tmp_path):
@@ -291,8 +342,8 @@ def test_minibatch_stddev_groups_never_fall_to_one_silently(image_folder, tmp_pa
 class PoisonedAfterThreeSteps(Trainer):
     """Writes NaN into a critic weight after the third step, as a diverging update would."""
 
-    def make_step(self, phase, batch_size, regularize=True):
-        step = super().make_step(phase, batch_size, regularize)
+    def make_step(self, phase, batch_size, regularize=True, steps=0):
+        step = super().make_step(phase, batch_size, regularize, steps)
         done = [0]
 
         def poisoned(batch, alpha):
@@ -649,8 +700,8 @@ def test_two_workers_killed_mid_phase_resume_together_through_a_fade_in(image_fo
 class RecordsR1(Trainer):
     """Notes, step by step, whether the critic took the R1 penalty."""
 
-    def make_step(self, phase, batch_size, regularize=True):
-        step = super().make_step(phase, batch_size, regularize)
+    def make_step(self, phase, batch_size, regularize=True, steps=0):
+        step = super().make_step(phase, batch_size, regularize, steps)
         self.__dict__.setdefault("r1_steps", [])
 
         def recorded(batch, alpha):
