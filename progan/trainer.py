@@ -399,11 +399,12 @@ class Trainer:
         ``regularize``: whether the critic takes the lazy R1 penalty in this step (the
         logistic loss compiles a step with it and one without; WGAN-GP's penalty is in every
         step). ``steps``: how many the phase has left, which decides whether ``jit="auto"``
-        tries XLA against the plain step (TensorFlow) or keeps the plain one.
+        tries XLA against the plain step (TensorFlow on one device; XLA's CPU collectives
+        crash a multi-worker step) or keeps the plain one.
         """
         jit = self.cfg.jit == "on"
         if self.cfg.jit == "auto" and backend.name() == "tensorflow":
-            if steps >= AUTO_JIT_MIN_STEPS:
+            if steps >= AUTO_JIT_MIN_STEPS and self.cfg.strategy == "default":
                 where = f"{format_res(self.shapes[phase.stage])} {phase.name}"
 
                 def report(chosen: str, medians: dict[str, float]) -> None:
