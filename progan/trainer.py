@@ -402,25 +402,28 @@ class Trainer:
         tries XLA against the plain step (TensorFlow on one device; XLA's CPU collectives
         crash a multi-worker step) or keeps the plain one.
         """
-        jit = self.cfg.jit == "on"
-        if self.cfg.jit == "auto" and backend.name() == "tensorflow":
-            if steps >= AUTO_JIT_MIN_STEPS and self.cfg.strategy == "default":
-                where = f"{format_res(self.shapes[phase.stage])} {phase.name}"
+        tries_both = (
+            self.cfg.jit == "auto"
+            and backend.name() == "tensorflow"
+            and self.cfg.strategy == "default"
+            and steps >= AUTO_JIT_MIN_STEPS
+        )
+        if not tries_both:
+            return self._compile_step(phase, batch_size, regularize, self.cfg.jit == "on")
+        where = f"{format_res(self.shapes[phase.stage])} {phase.name}"
 
-                def report(chosen: str, medians: dict[str, float]) -> None:
-                    times = ", ".join(f"{n} {1e3 * t:.1f} ms" for n, t in medians.items())
-                    log.info("%s step: %s; keeping %s", where, times, chosen)
+        def report(chosen: str, medians: dict[str, float]) -> None:
+            times = ", ".join(f"{name} {1e3 * t:.1f} ms" for name, t in medians.items())
+            log.info("%s step: %s; keeping %s", where, times, chosen)
 
-                return backend.fastest_step(
-                    {
-                        "float32": self._compile_step(phase, batch_size, regularize, False),
-                        "XLA": self._compile_step(phase, batch_size, regularize, True),
-                    },
-                    AUTO_JIT_TRIALS,
-                    report,
-                )
-            jit = False
-        return self._compile_step(phase, batch_size, regularize, jit)
+        return backend.fastest_step(
+            {
+                "float32": self._compile_step(phase, batch_size, regularize, False),
+                "XLA": self._compile_step(phase, batch_size, regularize, True),
+            },
+            AUTO_JIT_TRIALS,
+            report,
+        )
 
     def _compile_step(self, phase: Phase, batch_size: int, regularize: bool, jit: bool):
         G, D = self.G, self.D
