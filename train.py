@@ -320,6 +320,7 @@ def config_from_dict(data: dict) -> TrainConfig:
     """``dataclasses.asdict`` of a TrainConfig, as dataclasses again (lists become tuples)."""
     data = dict(data)
     network = data.pop("network")
+    jit = data.get("jit", False)
     schedule = data.pop("schedule")
     return TrainConfig(
         **data
@@ -331,7 +332,7 @@ def config_from_dict(data: dict) -> TrainConfig:
             "color_curriculum": tuple(data.get("color_curriculum", ())),
             "optimizer": OptimizerConfig(**data["optimizer"]),
             # Runs from before "auto" saved jit as a boolean.
-            "jit": {True: "on", False: "off"}.get(data.get("jit"), data.get("jit", "off")),
+            "jit": {True: "on", False: "off"}.get(jit, jit),
         },
         network=NetworkConfig(
             **network

@@ -68,6 +68,8 @@ NONE = "none"
 PROTOTYPES_FORMAT = 1
 # Images classified per g.render call while sampling, so memory stays flat at large resolutions.
 CLASSIFY_CHUNK = 64
+# Images whose pixel classes are computed at once when judging a set (float64 HSV of each).
+JUDGE_CHUNK = 512
 
 # Where a boundary shift puts a latent: this quantile of the signed distances of the sampled
 # latents of the color, deep inside it rather than at its typical (median) depth, so that the
@@ -638,6 +640,19 @@ def data_shape_ssim(images: np.ndarray, groups: list[np.ndarray], count: int = 2
     )
 
 
+def judge_colors(
+    images: np.ndarray, color: str, cfg: ColorEvaluationConfig = COLOR_EVALUATION
+) -> tuple[float, np.ndarray]:
+    """The share of ``images`` the classifier calls ``color``, and per image whether it is
+    multi-colored: the pixel classes once for both figures, a chunk at a time so that a whole
+    data set's class fits in memory."""
+    parts = [color_shares(images[i : i + JUDGE_CHUNK]) for i in range(0, len(images), JUDGE_CHUNK)]
+    shares = np.concatenate([part[0] for part in parts])
+    laundry = np.concatenate([part[1] for part in parts])
+    accuracy = float(np.mean(np.array(class_of_shares(shares, laundry)) == color))
+    return accuracy, multicolored(shares, laundry, cfg)
+
+
 def data_color_report(
     images: np.ndarray, names: list[str], cfg: ColorEvaluationConfig = COLOR_EVALUATION
 ) -> dict[str, float]:
@@ -649,15 +664,9 @@ def data_color_report(
     mixed = []
     for color in CLASSES:
         chosen = np.flatnonzero(names_array == color)
-        if not len(chosen):
-            continue
-        parts = [color_shares(images[chosen[i : i + 512]]) for i in range(0, len(chosen), 512)]
-        shares = np.concatenate([part[0] for part in parts])
-        laundry = np.concatenate([part[1] for part in parts])
-        report[f"accuracy_data_{color}"] = float(
-            np.mean(np.array(class_of_shares(shares, laundry)) == color)
-        )
-        mixed.append(multicolored(shares, laundry, cfg))
+        if len(chosen):
+            report[f"accuracy_data_{color}"], two = judge_colors(images[chosen], color, cfg)
+            mixed.append(two)
     if mixed:
         report["multicolored_data"] = float(np.mean(np.concatenate(mixed)))
     return report
@@ -689,13 +698,10 @@ def color_report(
     report: dict[str, float] = {}
     mixed = []
     for color in CLASSES:
-        shares, laundry = color_shares(drawn[color])  # pixel classes once, for both figures
-        report[f"accuracy_{color}"] = float(
-            np.mean(np.array(class_of_shares(shares, laundry)) == color)
-        )
-        mixed.append(multicolored(shares, laundry, cfg))
-        report[f"multicolored_{color}"] = float(mixed[-1].mean())
-    report["multicolored"] = float(np.mean(mixed))
+        report[f"accuracy_{color}"], two = judge_colors(drawn[color], color, cfg)
+        mixed.append(two)
+        report[f"multicolored_{color}"] = float(two.mean())
+    report["multicolored"] = float(np.mean(np.concatenate(mixed)))
     report["shape_ssim"] = mean_pair_ssim([drawn[color] for color in COLORS])
     return report
 
