@@ -408,7 +408,9 @@ def color_figures(g: Any, res: str, method: str) -> dict[str, Any]:
         f"shape kept across colors (luminance SSIM, mean of 10 color pairs): "
         f"{report['shape_ssim']:.3f}"
     )
-    return {"color_method": "label" if g.classes else method, **report}
+    figures = {"color_method": "label" if g.classes else method, "res": res, **report}
+    print(f"wrote {colors.save_color_figures(g, figures)} (the studio shows these accuracies)")
+    return figures
 
 
 # export ------------------------------------------------------------------------------------------

@@ -352,6 +352,19 @@ def test_evaluate_prints_swd_beside_the_floor_and_writes_json(tmp_path, capsys):
     assert code == 2 and "--inception-weights" in stderr and "no such file" in stderr
 
 
+def test_evaluate_keeps_the_color_figures_beside_the_model_for_the_studio(tmp_path, capsys):
+    """The studio's color list shows a conditional model's accuracy from what evaluate measured."""
+    network = NetworkConfig(
+        (3, 5), 16, (16, 16), classes=("blue", "green", "original", "red", "white")
+    )
+    model = write_random_export(tmp_path / "cond", network, 2)
+    assert colors.read_color_figures(model) is None
+    figures = cli.color_figures(load_generator(model), "10x6", "best")
+    assert f"wrote {model / 'colors.json'}" in capsys.readouterr().out
+    assert figures["color_method"] == "label" and figures["res"] == "10x6"
+    assert colors.read_color_figures(model) == json.loads(json.dumps(figures))
+
+
 def test_export_command_writes_a_float16_copy(tmp_path, capsys):
     from config import NetworkConfig
     from progan.export import TRAINING_STATE
