@@ -409,7 +409,8 @@ def color_figures(g: Any, res: str, method: str) -> dict[str, Any]:
         f"{report['shape_ssim']:.3f}"
     )
     figures = {"color_method": "label" if g.classes else method, "res": res, **report}
-    print(f"wrote {colors.save_color_figures(g, figures)} (the studio shows these accuracies)")
+    if g.classes:  # an unconditional model's studio rates come from its prototypes.json
+        print(f"wrote {colors.save_color_figures(g, figures)} (the studio shows these accuracies)")
     return figures
 
 
