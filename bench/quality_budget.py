@@ -16,6 +16,10 @@ after the other on the same machine (never two at once: they would share the cor
 ``python -m progan evaluate`` on its export. One table: training minutes and images/s (from the
 export's ``train_seconds``), SWD ×1e3 per Laplacian level with its ratio to the reals-vs-reals
 floor, and MS-SSIM beside the data's. Ratios, not absolute speeds, compare across machines.
+
+``originals-N`` trains the baseline on a laundry set rendered from N originals instead of
+2,000 (built once under ``--runs``), evaluated against the usual set: does more data help at
+equal kimg, where the code that makes the data could make any amount?
 """
 
 from __future__ import annotations
@@ -42,7 +46,12 @@ RECIPES: dict[str, list[str]] = {
     "labels-rgb": ["--labels", "--label-entry", "rgb"],
     "curriculum": ["--color-curriculum", "2,3,4,5,10,20"],
     "curriculum-b": ["--color-curriculum", "5,20"],
+    "originals-4000": [],
+    "originals-8000": [],
 }
+# Recipes that train on a bigger rendering of the laundry set (originals, each also recolored)
+# and are evaluated against the usual one, so that their floor and SWD compare with the rest.
+ORIGINALS = {"originals-4000": 4000, "originals-8000": 8000}
 
 
 def run(command: list[str], log: Path) -> None:
@@ -52,11 +61,26 @@ def run(command: list[str], log: Path) -> None:
         raise SystemExit(f"{' '.join(command)} failed (exit {proc.returncode}); see {log}")
 
 
+def training_data(name: str, args: argparse.Namespace) -> str:
+    """The ``--data`` a recipe trains on: the common one, or a bigger laundry rendering."""
+    if name not in ORIGINALS:
+        return args.data
+    root = Path(args.runs).expanduser() / f"data-{ORIGINALS[name]}"
+    images = root / "laundry-recolored" / "images"
+    if not (root / "laundry-recolored" / "manifest.json").is_file():
+        run(
+            [sys.executable, "-m", "progan.datasets", "laundry-recolored"]
+            + ["--root", str(root), "--n", str(ORIGINALS[name])],
+            root.with_suffix(".log"),
+        )
+    return str(images)
+
+
 def train(name: str, folder: Path, kimg_per_phase: float, args: argparse.Namespace) -> None:
     if (folder / "export" / "model.json").is_file():
         return
     run(
-        [sys.executable, "train.py", "--data", args.data, "--out", str(folder)]
+        [sys.executable, "train.py", "--data", training_data(name, args), "--out", str(folder)]
         + ["--max-res", args.max_res, "--kimg-per-phase", f"{kimg_per_phase:.3f}"]
         + ["--eval-images", "0", "--save-every-min", "30", "--seed", str(args.seed)]
         + (["--batch-sizes", args.batch_sizes] if args.batch_sizes else [])

@@ -83,31 +83,38 @@ def fake_data(folder: Path, shape: tuple[int, int], count: int = 64) -> Path:
     return folder
 
 
-def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path):
-    """Rows (dicts) for every stage of ``preset`` up to ``max_res``, under this process's
-    backend."""
-    from keras import ops
-
-    from progan import backend
-    from progan.trainer import Phase, Trainer
+def bench_trainer(preset: str, max_res: str, variant: str, tmp: Path):
+    """The trainer of a fresh run of ``preset`` up to ``max_res`` on random images in ``tmp``."""
+    from progan.trainer import Trainer
 
     target = parse_res(max_res)
     chosen = PRESETS[preset]
-    net = chosen.network.with_base(base_for(target))
     data = fake_data(tmp / f"data-{max_res}", target)
     cfg = TrainConfig(
         out=str(tmp / f"run-{preset}-{variant}"),
         data=str(data),
         data_root=str(tmp),
         preset=preset,
-        network=net,
+        network=chosen.network.with_base(base_for(target)),
         schedule=chosen.schedule,
         max_res=target,
         mixed_precision="bf16" if variant == "bf16" else "off",
         jit="on" if variant == "jit" else "off",
         eval_images=0,
     )
-    trainer = Trainer(cfg)
+    return Trainer(cfg)
+
+
+def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path):
+    """Rows (dicts) for every stage of ``preset`` up to ``max_res``, under this process's
+    backend."""
+    from keras import ops
+
+    from progan import backend
+    from progan.trainer import Phase
+
+    trainer = bench_trainer(preset, max_res, variant, tmp)
+    cfg, net = trainer.cfg, trainer.net
     for stage, shape in enumerate(trainer.shapes):
         phase = Phase(stage, False, 10**9)
         trainer.new_optimizers(phase)
