@@ -177,7 +177,7 @@ def main() -> None:
     )
     header = [
         f"`python bench/quality_budget.py --recipes {','.join(names)} {budget_flag} "
-        f"--max-res {args.max_res} --data {args.data} --n {args.n}` "
+        f"--max-res {args.max_res} --data {args.data} --n {args.n} --seed {args.seed}` "
         f"({platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')})",
         "",
         "| recipe | kimg per phase | minutes | images/s | "
