@@ -34,6 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE_KIMG = 1.0  # kimg per phase of the probe that times a recipe for --minutes
+# Recipes that train the baseline on a bigger rendering of the laundry set (originals, each also
+# recolored) and are evaluated against the usual one, so their floor and SWD compare with the rest.
+ORIGINALS = {"originals-4000": 4000, "originals-8000": 8000}
 # Each recipe is the flags it adds to the common train.py command.
 RECIPES: dict[str, list[str]] = {
     "baseline": [],
@@ -46,12 +49,8 @@ RECIPES: dict[str, list[str]] = {
     "labels-rgb": ["--labels", "--label-entry", "rgb"],
     "curriculum": ["--color-curriculum", "2,3,4,5,10,20"],
     "curriculum-b": ["--color-curriculum", "5,20"],
-    "originals-4000": [],
-    "originals-8000": [],
+    **{name: [] for name in ORIGINALS},
 }
-# Recipes that train on a bigger rendering of the laundry set (originals, each also recolored)
-# and are evaluated against the usual one, so that their floor and SWD compare with the rest.
-ORIGINALS = {"originals-4000": 4000, "originals-8000": 8000}
 
 
 def run(command: list[str], log: Path) -> None:

@@ -24,7 +24,6 @@ import collections
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,7 +31,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from train_step import bench_trainer  # noqa: E402
+from train_step import bench_trainer, phase_step, seconds_per_step  # noqa: E402
 
 from progan.resolution import format_res  # noqa: E402
 
@@ -82,24 +81,16 @@ def kernel_times(logdir: Path) -> tuple[collections.Counter, float]:
 
 def profile_phase(trainer, phase, steps: int, tmp: Path) -> dict:
     import tensorflow as tf
-    from keras import ops
 
-    batch_size = trainer.cfg.schedule.batch_sizes[phase.stage]
-    trainer.new_optimizers(phase)
-    step = trainer.make_step(phase, batch_size)
-    batches = iter(trainer.phase_dataset(phase.stage, 0, steps + 2))
-    alpha = ops.convert_to_tensor(0.5 if phase.fading else 1.0, "float32")
+    step, alpha, batches = phase_step(trainer, phase, steps)
     for _ in range(2):  # tracing and the first run stay out of the profile
         np.asarray(step(next(batches), alpha)["d_loss"])
     logdir = tmp / f"profile-{phase.stage}-{int(phase.fading)}"
     tf.profiler.experimental.start(str(logdir))
-    start = time.perf_counter()
-    for batch in batches:
-        out = step(batch, alpha)
-    np.asarray(out["d_loss"])
-    seconds = (time.perf_counter() - start) / steps
+    seconds = seconds_per_step(step, alpha, batches)
     tf.profiler.experimental.stop()
     times, double = kernel_times(logdir)
+    batch_size = trainer.cfg.schedule.batch_sizes[phase.stage]
     return {"ms": 1e3 * seconds, "batch": batch_size, "times": times, "double": double}
 
 

@@ -105,23 +105,39 @@ def bench_trainer(preset: str, max_res: str, variant: str, tmp: Path):
     return Trainer(cfg)
 
 
+def phase_step(trainer, phase, steps: int):
+    """The trainer's compiled step of ``phase``, its alpha (0.5 in a fade-in) and ``steps`` + 2
+    batches: two to trace and warm the step, then the ones to time."""
+    from keras import ops
+
+    trainer.new_optimizers(phase)
+    step = trainer.make_step(phase, trainer.cfg.schedule.batch_sizes[phase.stage])
+    alpha = ops.convert_to_tensor(0.5 if phase.fading else 1.0, "float32")
+    return step, alpha, iter(trainer.phase_dataset(phase.stage, 0, steps + 2))
+
+
+def seconds_per_step(step, alpha, batches) -> float:
+    """Wall time per step over the batches left, waiting for the last step's result."""
+    count = 0
+    start = time.perf_counter()
+    for batch in batches:
+        out = step(batch, alpha)
+        count += 1
+    np.asarray(out["d_loss"])
+    return (time.perf_counter() - start) / count
+
+
 def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path):
     """Rows (dicts) for every stage of ``preset`` up to ``max_res``, under this process's
     backend."""
-    from keras import ops
-
     from progan import backend
     from progan.trainer import Phase
 
     trainer = bench_trainer(preset, max_res, variant, tmp)
     cfg, net = trainer.cfg, trainer.net
     for stage, shape in enumerate(trainer.shapes):
-        phase = Phase(stage, False, 10**9)
-        trainer.new_optimizers(phase)
         batch_size = cfg.schedule.batch_sizes[stage]
-        step = trainer.make_step(phase, batch_size)
-        batches = iter(trainer.phase_dataset(stage, 0, steps + 2))
-        alpha = ops.convert_to_tensor(1.0, "float32")
+        step, alpha, batches = phase_step(trainer, Phase(stage, False, 10**9), steps)
         first = next(batches)
         flops = (
             graph_flops(step.get_concrete_function(first, alpha))
@@ -130,11 +146,7 @@ def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path)
         )
         np.asarray(step(first, alpha)["d_loss"])
         np.asarray(step(next(batches), alpha)["d_loss"])
-        start = time.perf_counter()
-        for batch in batches:
-            out = step(batch, alpha)
-        np.asarray(out["d_loss"])
-        seconds = (time.perf_counter() - start) / steps
+        seconds = seconds_per_step(step, alpha, batches)
         yield {
             "backend": backend.name(),
             "preset": preset,
