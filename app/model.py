@@ -223,7 +223,5 @@ def _library_versions() -> str:
     import PIL
 
     engine = importlib.import_module(keras.backend.backend())
-    versions = [
-        f"{module.__name__}={module.__version__}" for module in (numpy, engine, keras, PIL)
-    ]
+    versions = [f"{module.__name__}={module.__version__}" for module in (numpy, engine, keras, PIL)]
     return ";".join([latent.SEED_RECIPE, latent.GIF_RECIPE, *versions])
