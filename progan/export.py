@@ -165,8 +165,11 @@ def write_random_export(
 
 
 def resolve_export_dir(path: str | Path | None) -> Path:
-    """A run folder (``RUN/export``), an export folder, or None for the shipped model."""
-    folder = Path(path) if path is not None else DEFAULT_MODEL_DIR
+    """A run folder (``RUN/export``), an export folder, or None for the shipped model.
+
+    ``~`` is expanded, so a path written as in the shell works from Python too.
+    """
+    folder = Path(path).expanduser() if path is not None else DEFAULT_MODEL_DIR
     if (folder / MODEL_JSON).is_file():
         return folder
     if (folder / "export" / MODEL_JSON).is_file():

@@ -88,6 +88,12 @@ def test_float16_export_renders_like_float32(tmp_path):
     assert diff.max() <= 3
 
 
+def test_model_path_may_start_with_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    export.write_random_export(tmp_path / "runs" / "m" / "export", NET, 2, seed=1)
+    assert export.resolve_export_dir("~/runs/m") == tmp_path / "runs" / "m" / "export"
+
+
 def test_missing_or_broken_model_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(export, "DEFAULT_MODEL_DIR", tmp_path / "none")
     with pytest.raises(ProganError, match="no shipped model"):
