@@ -107,6 +107,12 @@ def build_parser() -> Parser:
     )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     p.add_argument(
+        "--ema-kimg",
+        type=float,
+        help="half-life of the generator's moving average in kimg (cpu preset 2.5 for its short "
+        "phases, paper 11.08); may change on --resume, e.g. longer for --final-kimg",
+    )
+    p.add_argument(
         "--no-flip",
         dest="flip",
         action="store_false",
@@ -234,6 +240,10 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         if args.final_kimg < 0:
             raise ProganError("--final-kimg must be 0 or more")
         schedule["final_kimg"] = args.final_kimg
+    if args.ema_kimg is not None:
+        if args.ema_kimg <= 0:
+            raise ProganError("--ema-kimg must be more than 0 (thousands of images)")
+        schedule["ema_kimg"] = args.ema_kimg
     if args.n_critic is not None:
         if args.n_critic < 1:
             raise ProganError("--n-critic must be at least 1")

@@ -409,8 +409,12 @@ def color_figures(g: Any, res: str, method: str) -> dict[str, Any]:
         f"{report['shape_ssim']:.3f}"
     )
     figures = {"color_method": "label" if g.classes else method, "res": res, **report}
-    if g.classes:  # an unconditional model's studio rates come from its prototypes.json
+    # An unconditional model's studio rates come from its prototypes.json; the studio renders
+    # at the top resolution, so figures measured below it must not replace that one's.
+    if g.classes and res == g.resolutions[-1]:
         print(f"wrote {colors.save_color_figures(g, figures)} (the studio shows these accuracies)")
+    elif g.classes:
+        print(f"kept {g.path}/colors.json: the studio shows the figures at {g.resolutions[-1]}")
     return figures
 
 

@@ -359,6 +359,8 @@ def test_evaluate_keeps_the_color_figures_beside_the_model_for_the_studio(tmp_pa
     )
     model = write_random_export(tmp_path / "cond", network, 2)
     assert colors.read_color_figures(model) is None
+    cli.color_figures(load_generator(model), "5x3", "best")  # below the top: not the studio's
+    assert "kept" in capsys.readouterr().out and colors.read_color_figures(model) is None
     figures = cli.color_figures(load_generator(model), "10x6", "best")
     assert f"wrote {model / 'colors.json'}" in capsys.readouterr().out
     assert figures["color_method"] == "label" and figures["res"] == "10x6"

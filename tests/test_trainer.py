@@ -747,17 +747,29 @@ def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
 def test_recipe_flags_reach_the_config(tmp_path):
     argv = ["--out", str(tmp_path / "r"), "--loss", "logistic-r1", "--r1-gamma", "0.5"]
     argv += ["--augment", "translation,cutout", "--labels", "--label-entry", "rgb"]
+    argv += ["--ema-kimg", "10"]
     cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
     assert cfg.loss.kind == "logistic-r1" and cfg.loss.r1_gamma == 0.5
+    assert cfg.schedule.ema_kimg == 10
     assert cfg.augment == ("translation", "cutout")
     assert cfg.labels and cfg.network.label_entry == "rgb"
     for bad, message in [
         (["--augment", "color"], "give translation, cutout"),
         (["--r1-gamma", "-1"], "0 or more"),
+        (["--ema-kimg", "0"], "more than 0"),
         (["--label-entry", "rgb"], "add --labels"),
     ]:
         with pytest.raises(ProganError, match=message):
             train.config_from_args(train.build_parser().parse_args(bad), bad)
+
+
+def test_a_resumed_run_takes_a_new_ema_half_life_and_keeps_the_rest():
+    run = REPO / "tests" / "fixtures" / "run_before_labels"
+    saved = train.load_config(run / "config.json")
+    argv = ["--out", str(run), "--resume", "--ema-kimg", "20"]
+    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    assert cfg.schedule == dataclasses.replace(saved.schedule, ema_kimg=20)
+    assert ema_beta(cfg.schedule.ema_kimg, 16) > ema_beta(saved.schedule.ema_kimg, 16)
 
 
 def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder, tmp_path):
