@@ -20,6 +20,7 @@ from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_ME
 from progan import colors, latent
 from progan.cli import Parser, run
 from progan.errors import ProganError
+from progan.export import COLORS_JSON
 from progan.quiet import import_backend
 
 PROG = "python -m progan"
@@ -411,10 +412,14 @@ def color_figures(g: Any, res: str, method: str) -> dict[str, Any]:
     figures = {"color_method": "label" if g.classes else method, "res": res, **report}
     # An unconditional model's studio rates come from its prototypes.json; the studio renders
     # at the top resolution, so figures measured below it must not replace that one's.
-    if g.classes and res == g.resolutions[-1]:
-        print(f"wrote {colors.save_color_figures(g, figures)} (the studio shows these accuracies)")
-    elif g.classes:
-        print(f"kept {g.path}/colors.json: the studio shows the figures at {g.resolutions[-1]}")
+    if g.classes:
+        top = g.resolutions[-1]
+        if res == top:
+            written = colors.save_color_figures(g, figures)
+            print(f"wrote {written} (the studio shows these accuracies)")
+        else:
+            kept = Path(g.path) / COLORS_JSON
+            print(f"kept {kept}: the studio shows the figures at {top}")
     return figures
 
 
