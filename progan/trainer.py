@@ -330,9 +330,7 @@ class Trainer:
 
     def new_optimizers(self, phase: Phase) -> None:
         """Fresh Adam state for each phase, as the official code resets it at every lod change."""
-        opt, loss = self.cfg.optimizer, self.cfg.loss
-        # Lazy R1 regularises D on one step in k: StyleGAN2 runs its Adam at lr·c, β**c.
-        c = loss.r1_every / (loss.r1_every + 1) if loss.kind == "logistic-r1" else 1.0
+        opt = self.cfg.optimizer
         with self._scope():
             self.g_opt, self.d_opt = (
                 self._wrap(
@@ -343,10 +341,16 @@ class Trainer:
                         epsilon=opt.epsilon,
                     )
                 )
-                for ratio in (1.0, c)
+                for ratio in self._adam_ratios()
             )
             self.g_opt.build(self.G.stage_variables(phase.stage, phase.fading))
             self.d_opt.build(self.D.stage_variables(phase.stage, phase.fading))
+
+    def _adam_ratios(self) -> tuple[float, float]:
+        """G's and D's step ratio c: lazy R1 regularises D on one step in k, so StyleGAN2 runs
+        D's Adam at lr·c, β**c with c = k/(k+1)."""
+        loss = self.cfg.loss
+        return 1.0, (loss.r1_every / (loss.r1_every + 1) if loss.kind == "logistic-r1" else 1.0)
 
     def _wrap(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
         if self.cfg.mixed_precision == "fp16":
@@ -563,6 +567,11 @@ class Trainer:
             self.new_optimizers(self.phases[self._phase()])
             if self.phase_shown > 0 or self.phases[self._phase()].final:
                 load_adam()
+                # Adam saves its learning rate with its moments; the settings' one wins, so
+                # --lr on --resume takes effect.
+                lr = self.cfg.optimizer.learning_rate
+                g_ratio, d_ratio = self._adam_ratios()
+                self.g_opt.learning_rate, self.d_opt.learning_rate = lr * g_ratio, lr * d_ratio
 
     def _restore_tensorflow_checkpoint(self) -> None:
         """A run saved by a version before the ``.npz`` checkpoints, in TensorFlow's format.

@@ -715,7 +715,7 @@ class RecordsR1(Trainer):
 def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
     image_folder, tmp_path
 ):
-    from config import LossConfig
+    from config import LossConfig, OptimizerConfig
 
     def config(name, **changes):
         return tiny_config(
@@ -737,7 +737,13 @@ def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
     stopped = StopMidFade(config("b"))
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
+    # Adam saves its learning rate with its moments: a resume's --lr overrides it, the rest loads
+    slower = Trainer(config("b", resume=True, optimizer=OptimizerConfig(learning_rate=3e-4)))
+    assert float(slower.d_opt.learning_rate) == pytest.approx(3e-4 * c)
+    assert float(slower.g_opt.learning_rate) == pytest.approx(3e-4)
+    assert int(slower.d_opt.iterations.numpy()) > 0
     resumed = Trainer(config("b", resume=True))
+    assert float(resumed.d_opt.learning_rate) == pytest.approx(1e-3 * c)
     resumed.train()
     assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
     saved = json.loads((tmp_path / "b" / "config.json").read_text())
