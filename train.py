@@ -90,7 +90,7 @@ def build_parser() -> Parser:
     p.add_argument(
         "--channels",
         help="comma-separated feature maps per stage, e.g. 128,128,128,64,64 (the rest from the "
-        "preset); a new run only",
+        "preset); a new run, or with --from the stages it grows (the export's stages as they are)",
     )
     p.add_argument("--batch-sizes", help="comma-separated global batch per stage, e.g. 64,64,32")
     p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 1)")
@@ -158,13 +158,13 @@ def build_parser() -> Parser:
 
 def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     out = Path(args.out) if args.out else DEFAULT_OUT
-    start_from = ""
+    start_from, exported_stages = "", 0
     if args.from_export:
         if args.resume:
             raise ProganError("give --resume (the run in --out) or --from EXPORT, not both")
         if args.preset or args.base:
             raise ProganError("--from keeps the export's network; drop --preset and --base")
-        cfg, start_from = exported_config(args.from_export)
+        cfg, start_from, exported_stages = exported_config(args.from_export)
         # Paths of the machine the export was trained on mean nothing here.
         cfg = dataclasses.replace(cfg, data_root=str(DATA_ROOT))
     elif args.resume:
@@ -205,10 +205,17 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
             changes[name] = value
     network = cfg.network
     if args.channels:
-        if args.resume or start_from:
-            raise ProganError("--channels shapes a new network; drop it with --resume or --from")
+        if args.resume:
+            raise ProganError("--channels shapes a new network; drop it with --resume")
         given = parse_positive_ints("--channels", args.channels)
-        network = dataclasses.replace(network, channels=given + network.channels[len(given) :])
+        channels = given + network.channels[len(given) :]
+        kept = network.channels[:exported_stages]
+        if channels[:exported_stages] != kept:
+            raise ProganError(
+                f"--from keeps the export's {exported_stages} stages as they are "
+                f"({','.join(map(str, kept))}); --channels may set the stages it grows only"
+            )
+        network = dataclasses.replace(network, channels=channels)
     if args.label_entry:
         if args.resume or start_from:
             raise ProganError("--label-entry shapes a new network; drop it with --resume or --from")
@@ -307,18 +314,20 @@ def parse_positive_ints(flag: str, text: str) -> tuple[int, ...]:
     return given
 
 
-def exported_config(path: str) -> tuple[TrainConfig, str]:
-    """The settings of the run that wrote the export at ``path``, and the export's folder."""
+def exported_config(path: str) -> tuple[TrainConfig, str, int]:
+    """The settings of the run that wrote the export at ``path``, the export's folder and how
+    many stages it has."""
     from progan.export import MODEL_JSON, resolve_export_dir
 
     folder = resolve_export_dir(path).resolve()
-    training = json.loads((folder / MODEL_JSON).read_text()).get("training")
+    meta = json.loads((folder / MODEL_JSON).read_text())
+    training = meta.get("training")
     if not training:
         raise ProganError(
             f"{folder} holds no training state (an export from before --from existed, or "
             "render-only); continue its run folder with --resume instead"
         )
-    return config_from_dict(training["config"]), str(folder)
+    return config_from_dict(training["config"]), str(folder), int(meta["stages"])
 
 
 def load_config(path: Path) -> TrainConfig:

@@ -270,6 +270,23 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
         assert sorted(state) == sorted(a) and any(k.startswith("discriminator/") for k in a)
         for key in a:
             np.testing.assert_allclose(state[key], a[key], rtol=1e-4, atol=1e-5)
+    # --channels with --from widens the stages it grows; the export's stay as they are
+    argv = ["--from", str(moved), "--out", str(tmp_path / "wide"), "--max-res", "20x12"]
+    argv += ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
+
+    def with_channels(text):
+        given = [*argv, "--channels", text]
+        return train.config_from_args(train.build_parser().parse_args(given), given)
+
+    wide = with_channels("16,16,24")
+    assert wide.network.channels == (16, 16, 24, 8)
+    widened = {v.path: v for v in Trainer(wide).G.weights}
+    assert widened["block2_conv2/kernel"].shape == (3, 3, 24, 24)
+    with np.load(moved / "training_state.npz") as first_run:
+        kept = first_run["generator/block1_conv2/kernel"]
+        np.testing.assert_allclose(widened["block1_conv2/kernel"].numpy(), kept, rtol=1e-3)
+    with pytest.raises(ProganError, match=r"export's 2 stages as they are \(16,16\)"):
+        with_channels("16,8,24")
 
 
 def test_from_needs_an_export_with_training_state(tmp_path):
@@ -809,12 +826,14 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
 
 
 def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
+    old_run = REPO / "tests" / "fixtures" / "run_before_labels"
     argv = ["--out", str(tmp_path / "r"), "--channels", "96,96,96,96,64"]
     cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
     assert cfg.network.channels[:6] == (96, 96, 96, 96, 64, 16)
     for bad, message in [
         (["--channels", "64,x"], "--channels '64,x' must be comma-separated integers"),
         (["--batch-sizes", "0"], "--batch-sizes needs positive integers"),
+        (["--out", str(old_run), "--resume", "--channels", "64"], "drop it with --resume"),
     ]:
         with pytest.raises(ProganError, match=message):
             train.config_from_args(train.build_parser().parse_args(bad), bad)
