@@ -630,11 +630,21 @@ class Trainer:
         state = export.read_training_state(folder)
         with np.load(folder / export.WEIGHTS) as archive:
             ema = dict(archive)
+        # A run set up for a higher --max-res saves its stages above the export's, untrained;
+        # those are this run's to initialise (and --channels may have widened them).
+        reached = int(meta["stages"])
+        unreached = set().union(
+            *(
+                self._stage_ids(model, range(reached, self.num_stages))
+                - self._stage_ids(model, range(reached))
+                for model in (self.G, self.D, self.G_ema)
+            )
+        )
         targets = [(f"generator/{v.path}", v, state) for v in self.G.weights]
         targets += [(f"discriminator/{v.path}", v, state) for v in self.D.weights]
         targets += [(v.path, v, ema) for v in self.G_ema.weights]
         for key, variable, arrays in targets:
-            if key in arrays:
+            if key in arrays and id(variable) not in unreached:
                 if arrays[key].shape != tuple(variable.shape):
                     raise ProganError(
                         f"{folder}: {key} is {arrays[key].shape}, this run's network needs "
@@ -655,6 +665,11 @@ class Trainer:
         if self._phase() < len(self.phases):
             self.alpha = alpha_at(self.phases[self._phase()], 0)
         log.info("starting from %s at %d images shown", folder, self.images_shown)
+
+    @staticmethod
+    def _stage_ids(model, stages: range) -> set[int]:
+        """The ids of the variables of ``model`` that the steps at ``stages`` touch."""
+        return {id(v) for stage in stages for v in model.stage_variables(stage, fading=stage > 0)}
 
     def _phase(self) -> int:
         return self.phase_index
