@@ -4,6 +4,11 @@ float32 matmul peak.
     python bench/train_step.py [--backends tensorflow jax] [--preset cpu --max-res 160x96]
                                [--preset paper --max-res 64x64] [--variants fp32 bf16 jit]
                                [--steps 10]
+    python bench/train_step.py --preset cpu --channels - --preset cpu
+                               --channels 128,128,128,64,32,32
+
+``--channels`` (one per ``--preset``, ``-`` for the preset's own) prices a wider or narrower
+network against its preset in one run, as train.py's ``--channels`` would build it.
 
 For every stage it times the trainer's own compiled step (stabilize phase, the preset's batch,
 the trainer's own batches). Each backend runs in a process of its own (Keras takes one backend
@@ -18,6 +23,7 @@ TensorFlow counted for the same stage, when TensorFlow ran).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -83,19 +89,24 @@ def fake_data(folder: Path, shape: tuple[int, int], count: int = 64) -> Path:
     return folder
 
 
-def bench_trainer(preset: str, max_res: str, variant: str, tmp: Path):
-    """The trainer of a fresh run of ``preset`` up to ``max_res`` on random images in ``tmp``."""
+def bench_trainer(preset: str, max_res: str, channels: str, variant: str, tmp: Path):
+    """The trainer of a fresh run of ``preset`` up to ``max_res`` on random images in ``tmp``,
+    its first stages as wide as ``channels`` says (``-``: the preset's own)."""
     from progan.trainer import Trainer
 
     target = parse_res(max_res)
     chosen = PRESETS[preset]
+    network = chosen.network.with_base(base_for(target))
+    if channels != "-":
+        given = tuple(int(c) for c in channels.split(","))
+        network = dataclasses.replace(network, channels=given + network.channels[len(given) :])
     data = fake_data(tmp / f"data-{max_res}", target)
     cfg = TrainConfig(
-        out=str(tmp / f"run-{preset}-{variant}"),
+        out=str(tmp / f"run-{preset}-{channels}-{variant}"),
         data=str(data),
         data_root=str(tmp),
         preset=preset,
-        network=chosen.network.with_base(base_for(target)),
+        network=network,
         schedule=chosen.schedule,
         max_res=target,
         mixed_precision="bf16" if variant == "bf16" else "off",
@@ -127,13 +138,13 @@ def seconds_per_step(step, alpha, batches) -> float:
     return (time.perf_counter() - start) / count
 
 
-def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path):
+def bench_preset(preset: str, max_res: str, channels: str, variant: str, steps: int, tmp: Path):
     """Rows (dicts) for every stage of ``preset`` up to ``max_res``, under this process's
     backend."""
     from progan import backend
     from progan.trainer import Phase
 
-    trainer = bench_trainer(preset, max_res, variant, tmp)
+    trainer = bench_trainer(preset, max_res, channels, variant, tmp)
     cfg, net = trainer.cfg, trainer.net
     for stage, shape in enumerate(trainer.shapes):
         batch_size = cfg.schedule.batch_sizes[stage]
@@ -153,6 +164,7 @@ def bench_preset(preset: str, max_res: str, variant: str, steps: int, tmp: Path)
             "variant": variant,
             "res": format_res(shape),
             "channels": net.channels[stage],
+            "spec": channels,
             "batch": batch_size,
             "img_s": batch_size / seconds,
             "flops": flops,
@@ -165,9 +177,9 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({"peak": matmul_gflops()}), flush=True)
     variants = [v for v in args.variants if args.worker == "tensorflow" or v != "jit"]
     with tempfile.TemporaryDirectory() as tmp:
-        for preset, res in zip(args.preset, args.max_res, strict=True):
+        for preset, res, channels in zip(args.preset, args.max_res, args.channels, strict=True):
             for variant in variants:
-                for row in bench_preset(preset, res, variant, args.steps, Path(tmp)):
+                for row in bench_preset(preset, res, channels, variant, args.steps, Path(tmp)):
                     print(json.dumps(row), flush=True)
 
 
@@ -180,6 +192,11 @@ def main() -> None:
         action="append",
         help="top stage per --preset (default 160x96 for cpu, 64x64 for paper)",
     )
+    parser.add_argument(
+        "--channels",
+        action="append",
+        help="feature maps per stage for each --preset, like train.py's (- for the preset's own)",
+    )
     parser.add_argument("--variants", nargs="+", default=["fp32"], choices=["fp32", "bf16", "jit"])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
@@ -187,6 +204,7 @@ def main() -> None:
     args.preset = args.preset or ["cpu", "paper"]
     defaults = {"cpu": "160x96", "paper": "64x64"}
     args.max_res = args.max_res or [defaults[p] for p in args.preset]
+    args.channels = args.channels or ["-"] * len(args.preset)
     if args.worker:
         worker(args)
         return
@@ -199,8 +217,8 @@ def main() -> None:
     for name in args.backends:
         command = [sys.executable, __file__, "--worker", name, "--steps", str(args.steps)]
         command += ["--variants", *args.variants]
-        for preset, res in zip(args.preset, args.max_res, strict=True):
-            command += ["--preset", preset, "--max-res", res]
+        for preset, res, channels in zip(args.preset, args.max_res, args.channels, strict=True):
+            command += ["--preset", preset, "--max-res", res, "--channels", channels]
         env = os.environ | {"KERAS_BACKEND": name}
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as proc:
             for line in proc.stdout:
@@ -208,7 +226,7 @@ def main() -> None:
                 if "peak" in row:
                     peaks[name] = row["peak"]
                     continue
-                key = (row["preset"], row["res"])
+                key = (row["preset"], row["spec"], row["res"])
                 row["flops"] = row["flops"] or flops.get(key)
                 flops.setdefault(key, row["flops"])
                 print_row(row, peaks[name])
@@ -236,19 +254,19 @@ def print_row(r: dict, peak: float) -> None:
 
 def print_ratios(rows: list[dict]) -> None:
     """JAX's images/s over TensorFlow's, same preset, stage and variant, and over TF's jit."""
-    by = {(r["backend"], r["preset"], r["variant"], r["res"]): r["img_s"] for r in rows}
-    print("\n| preset | stage | JAX / TF float32 | JAX / TF jit |")
-    print("|---|---|---:|---:|")
-    for (name, preset, variant, res), rate in by.items():
+    by = {(r["backend"], r["preset"], r["spec"], r["variant"], r["res"]): r["img_s"] for r in rows}
+    print("\n| preset | channels | stage | JAX / TF float32 | JAX / TF jit |")
+    print("|---|---|---|---:|---:|")
+    for (name, preset, spec, variant, res), rate in by.items():
         if name != "jax" or variant != "fp32":
             continue
         cells = [
-            f"{rate / by[('tensorflow', preset, v, res)]:.2f}×"
-            if ("tensorflow", preset, v, res) in by
+            f"{rate / by[('tensorflow', preset, spec, v, res)]:.2f}×"
+            if ("tensorflow", preset, spec, v, res) in by
             else "—"
             for v in ("fp32", "jit")
         ]
-        print(f"| {preset} | {res} | {' | '.join(cells)} |")
+        print(f"| {preset} | {spec} | {res} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":
