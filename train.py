@@ -28,7 +28,7 @@ from config import (
     ScheduleConfig,
     TrainConfig,
 )
-from progan import backend
+from progan import backend, widen
 from progan.backend import BACKENDS
 from progan.cli import Parser, run
 from progan.errors import ProganError
@@ -210,10 +210,12 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         given = parse_positive_ints("--channels", args.channels)
         channels = given + network.channels[len(given) :]
         kept = network.channels[:exported_stages]
-        if channels[:exported_stages] != kept:
+        why = widen.check_widths(kept, channels[:exported_stages])
+        if why:
             raise ProganError(
-                f"--from keeps the export's {exported_stages} stages as they are "
-                f"({','.join(map(str, kept))}); --channels may set the stages it grows only"
+                f"--channels may widen the export's {exported_stages} stages "
+                f"({','.join(map(str, kept))}) to whole multiples and set the stages it grows: "
+                f"{why}"
             )
         network = dataclasses.replace(network, channels=channels)
     if args.label_entry:

@@ -25,7 +25,7 @@ from keras import ops
 from PIL import Image
 
 from config import TrainConfig
-from progan import backend, checkpoints, export
+from progan import backend, checkpoints, export, widen
 from progan.augment import augment
 from progan.cluster import Cluster, common_step, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
@@ -622,14 +622,15 @@ class Trainer:
         """Take the weights and counters of an export's phase end (``train.py --from``).
 
         G and D come from its training state, the EMA G from its weights (stages the export
-        has not reached keep their fresh initialisation); Adam starts afresh, as it does at
-        every phase start anyway.
+        has not reached keep their fresh initialisation; stages ``--channels`` widened are
+        widened by ``progan.widen``, computing what they computed); Adam starts afresh, as it
+        does at every phase start anyway.
         """
         meta = json.loads((folder / export.MODEL_JSON).read_text())
         progress = meta.get("training") or {}
         state = export.read_training_state(folder)
         with np.load(folder / export.WEIGHTS) as archive:
-            ema = dict(archive)
+            ema = {f"generator/{key}": array for key, array in archive.items()}
         # A run set up for a higher --max-res saves its stages above the export's, untrained;
         # those are this run's to initialise (and --channels may have widened them).
         reached = int(meta["stages"])
@@ -640,17 +641,24 @@ class Trainer:
                 for model in (self.G, self.D, self.G_ema)
             )
         )
+        # (stored key, variable, archive); a variable's key also seeds its widening, so the
+        # live and the EMA generator are split alike
         targets = [(f"generator/{v.path}", v, state) for v in self.G.weights]
         targets += [(f"discriminator/{v.path}", v, state) for v in self.D.weights]
-        targets += [(v.path, v, ema) for v in self.G_ema.weights]
+        targets += [(f"generator/{v.path}", v, ema) for v in self.G_ema.weights]
+        widened = tuple(meta["network"]["channels"][:reached]) != self.net.channels[:reached]
         for key, variable, arrays in targets:
-            if key in arrays and id(variable) not in unreached:
-                if arrays[key].shape != tuple(variable.shape):
+            if key not in arrays or id(variable) in unreached:
+                continue
+            saved, shape = arrays[key], tuple(variable.shape)
+            if saved.shape != shape:
+                if not widened:
                     raise ProganError(
-                        f"{folder}: {key} is {arrays[key].shape}, this run's network needs "
-                        f"{tuple(variable.shape)}; --from keeps the export's network settings"
+                        f"{folder}: {key} is {saved.shape}, this run's network needs {shape}; "
+                        "--from keeps the export's network settings"
                     )
-                variable.assign(arrays[key].astype(np.float32))
+                saved = widen.widen(key, saved, shape)
+            variable.assign(saved.astype(np.float32))
         if "phases_done" not in progress:
             raise ProganError(f"{folder}/{export.MODEL_JSON} does not say where training stopped")
         done = progress["phases_done"]

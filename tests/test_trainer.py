@@ -24,6 +24,7 @@ from progan import backend, checkpoints
 from progan import trainer as trainer_module
 from progan.errors import ProganError
 from progan.export import to_uint8
+from progan.layers import downsample2x
 from progan.trainer import Trainer, TrainingDiverged, alpha_at, ema_beta, plan_phases
 
 REPO = Path(__file__).resolve().parent.parent
@@ -285,7 +286,7 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
     with np.load(moved / "training_state.npz") as first_run:
         kept = first_run["generator/block1_conv2/kernel"]
         np.testing.assert_allclose(widened["block1_conv2/kernel"].numpy(), kept, rtol=1e-3)
-    with pytest.raises(ProganError, match=r"export's 2 stages as they are \(16,16\)"):
+    with pytest.raises(ProganError, match=r"stages \(16,16\) to whole multiples.*8 is not"):
         with_channels("16,8,24")
     # a run set up for 20x12 but exported at 10x6 saved its untrained 20x12 stage too: the
     # widened run initialises that stage itself instead of failing on its narrower shape
@@ -293,6 +294,66 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
     state["generator/block2_conv2/kernel"] = np.zeros((3, 3, 8, 8), np.float32)
     np.savez(moved / "training_state.npz", **state)
     assert Trainer(with_channels("16,16,24")).G.blocks[1].conv2.kernel.shape == (3, 3, 24, 24)
+
+
+def test_from_widens_trained_stages_computing_the_same_then_the_copies_learn_apart(
+    labeled_folder, tmp_path
+):
+    """--channels doubling an export's trained stages (Net2WiderNet): G, its EMA and D compute
+    what the export's did, stable and fading, and the duplicated feature maps, equal at the
+    start, differ after a few steps of training."""
+    network = dataclasses.replace(TINY, label_entry="rgb")
+    first = Trainer(
+        tiny_config(
+            tmp_path / "first", labeled_folder, labels=True, network=network, max_res=(12, 20)
+        )
+    )
+    first.train()
+    argv = ["--from", str(tmp_path / "first" / "export"), "--out", str(tmp_path / "wide")]
+    argv += ["--data", str(labeled_folder), "--data-root", str(tmp_path / "data")]
+    argv += ["--final-kimg", "0.024"]
+
+    def with_channels(text):
+        given = [*argv, "--channels", text]
+        return train.config_from_args(train.build_parser().parse_args(given), given)
+
+    wide = Trainer(with_channels("16,32,16"))
+    assert wide.G.blocks[0].conv2.kernel.shape == (3, 3, 32, 32)  # 10x6: 16 -> 32 maps
+    assert wide.G.blocks[1].conv1.kernel.shape == (3, 3, 32, 16)  # 20x12: 8 -> 16
+    assert wide.D.blocks[1].conv2.kernel.shape == (3, 3, 16, 32)
+    z = progan.seed_latents([1, 2, 3, 4], TINY.latent_dim)
+    labels = np.array([0, 1, 2, 0])
+    images = first.G(z, stage=2, labels=labels)
+    for stage, fading in [(2, False), (2, True), (1, False)]:
+        # the export holds the EMA generator's top stage only (its lower toRGBs are not kept)
+        pairs = [(first.G, wide.G)] + [(first.G_ema, wide.G_ema)] * (stage == 2 and not fading)
+        for old, new in pairs:
+            np.testing.assert_allclose(
+                new(z, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
+                old(z, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
+                atol=1e-4,
+            )
+        scaled = images if stage == 2 else downsample2x(images)
+        np.testing.assert_allclose(
+            wide.D(scaled, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
+            first.D(scaled, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
+            rtol=1e-4,
+            atol=1e-4,
+        )
+
+    def copies_apart(trainer):
+        kernel = trainer.G.blocks[0].conv1.kernel.numpy()
+        return np.abs(kernel[..., :16] - kernel[..., 16:]).max()
+
+    assert copies_apart(wide) == 0
+    wide.train()
+    assert wide.images_shown == first.images_shown + 24 and copies_apart(wide) > 1e-3
+    for text, message in [
+        ("16,24,16", "24 is not a whole multiple of 16"),
+        ("32,32,16", "the base stage keeps its 16 feature maps"),
+    ]:
+        with pytest.raises(ProganError, match=message):
+            with_channels(text)
 
 
 def test_from_needs_an_export_with_training_state(tmp_path):
