@@ -666,6 +666,13 @@ class Trainer:
         # next phase is the fade-in of the stage above (phase 2·stages − 1).
         if self.num_stages > int(meta["stages"]):
             done = min(done, 2 * int(meta["stages"]) - 1)
+        if done >= len(self.phases):
+            trained = progress.get("config", {}).get("schedule", {}).get("final_kimg", 0)
+            raise ProganError(
+                f"{folder} is {done} phases into its training, past the {len(self.phases)} of "
+                f"this run: raise --final-kimg (kimg at the top stage after its stabilize "
+                f"phase, in all; the export's run had {trained:g}) to train on"
+            )
         self.phase_index = int(done)
         self.images_shown = int(progress["images_shown"])
         self.train_seconds = float(progress["train_seconds"])

@@ -890,6 +890,17 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
         )
     )
     assert grown.phase_index == 3 and grown.phases[3].name == "fade-in"
+    # training on from it at its own top stage needs a --final-kimg past what it trained
+    argv = ["--from", str(tmp_path / "run" / "export"), "--out", str(tmp_path / "on")]
+    argv += ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
+    for final, phases in [("0.08", None), ("0.1", 6)]:
+        given = [*argv, "--final-kimg", final]
+        cfg = train.config_from_args(train.build_parser().parse_args(given), given)
+        if phases is None:
+            with pytest.raises(ProganError, match=r"5 phases into .* past the 5 .*had 0.08\)"):
+                Trainer(cfg)
+        else:
+            assert len(Trainer(cfg).phases) == phases
 
 
 def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
