@@ -51,6 +51,10 @@ class NetworkConfig:
     def with_base(self, base: Shape) -> NetworkConfig:
         return dataclasses.replace(self, base=tuple(base))
 
+    def with_first_channels(self, given: tuple[int, ...]) -> NetworkConfig:
+        """``given`` feature maps for the first stages, this table's for the rest."""
+        return dataclasses.replace(self, channels=given + self.channels[len(given) :])
+
 
 LABEL_ENTRIES: tuple[str, ...] = ("latent", "rgb")
 JIT_MODES: tuple[str, ...] = ("off", "on", "auto")

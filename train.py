@@ -207,17 +207,16 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     if args.channels:
         if args.resume:
             raise ProganError("--channels shapes a new network; drop it with --resume")
-        given = parse_positive_ints("--channels", args.channels)
-        channels = given + network.channels[len(given) :]
+        wider = network.with_first_channels(parse_positive_ints("--channels", args.channels))
         kept = network.channels[:exported_stages]
-        why = widen.check_widths(kept, channels[:exported_stages])
+        why = widen.check_widths(kept, wider.channels[:exported_stages])
         if why:
             raise ProganError(
                 f"--channels may widen the export's {exported_stages} stages "
                 f"({','.join(map(str, kept))}) to whole multiples and set the stages it grows: "
                 f"{why}"
             )
-        network = dataclasses.replace(network, channels=channels)
+        network = wider
     if args.label_entry:
         if args.resume or start_from:
             raise ProganError("--label-entry shapes a new network; drop it with --resume or --from")

@@ -23,7 +23,6 @@ TensorFlow counted for the same stage, when TensorFlow ran).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -41,7 +40,9 @@ from PIL import Image  # noqa: E402
 
 from config import PRESETS, TrainConfig  # noqa: E402
 from progan.backend import BACKENDS  # noqa: E402
+from progan.errors import ProganError  # noqa: E402
 from progan.resolution import base_for, format_res, parse_res  # noqa: E402
+from train import parse_positive_ints  # noqa: E402
 
 
 def matmul_gflops(n: int = 4096, repeats: int = 10) -> float:
@@ -98,8 +99,7 @@ def bench_trainer(preset: str, max_res: str, channels: str, variant: str, tmp: P
     chosen = PRESETS[preset]
     network = chosen.network.with_base(base_for(target))
     if channels != "-":
-        given = tuple(int(c) for c in channels.split(","))
-        network = dataclasses.replace(network, channels=given + network.channels[len(given) :])
+        network = network.with_first_channels(parse_positive_ints("--channels", channels))
     data = fake_data(tmp / f"data-{max_res}", target)
     cfg = TrainConfig(
         out=str(tmp / f"run-{preset}-{channels}-{variant}"),
@@ -205,6 +205,12 @@ def main() -> None:
     defaults = {"cpu": "160x96", "paper": "64x64"}
     args.max_res = args.max_res or [defaults[p] for p in args.preset]
     args.channels = args.channels or ["-"] * len(args.preset)
+    for spec in args.channels:
+        if spec != "-":
+            try:
+                parse_positive_ints("--channels", spec)
+            except ProganError as error:
+                raise SystemExit(str(error)) from None
     if args.worker:
         worker(args)
         return

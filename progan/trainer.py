@@ -664,8 +664,8 @@ class Trainer:
         done = progress["phases_done"]
         # Final training at the export's top stage is done once the run grows past it: the
         # next phase is the fade-in of the stage above (phase 2·stages − 1).
-        if self.num_stages > int(meta["stages"]):
-            done = min(done, 2 * int(meta["stages"]) - 1)
+        if self.num_stages > reached:
+            done = min(done, 2 * reached - 1)
         if done >= len(self.phases):
             trained = progress.get("config", {}).get("schedule", {}).get("final_kimg", 0)
             raise ProganError(

@@ -290,7 +290,8 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
         with_channels("16,8,24")
     # a run set up for 20x12 but exported at 10x6 saved its untrained 20x12 stage too: the
     # widened run initialises that stage itself instead of failing on its narrower shape
-    state = dict(np.load(moved / "training_state.npz"))
+    with np.load(moved / "training_state.npz") as saved:
+        state = dict(saved)
     state["generator/block2_conv2/kernel"] = np.zeros((3, 3, 8, 8), np.float32)
     np.savez(moved / "training_state.npz", **state)
     assert Trainer(with_channels("16,16,24")).G.blocks[1].conv2.kernel.shape == (3, 3, 24, 24)
