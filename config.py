@@ -39,6 +39,9 @@ class NetworkConfig:
     # per class, so the features, and with them the item's shape, come from the latent alone
     # and the class only decides how they turn into color.
     label_entry: str = "latent"
+    # Noise inputs after every conv of the stages above the base (StyleGAN's, drawn from the
+    # latent: progan.generator.NoiseInput), for random fine detail; off in the paper's network.
+    noise_inputs: bool = False
 
     @property
     def max_stages(self) -> int:

@@ -92,6 +92,13 @@ def build_parser() -> Parser:
         help="comma-separated feature maps per stage, e.g. 128,128,128,64,64 (the rest from the "
         "preset); a new run, or with --from the stages it grows (the export's stages as they are)",
     )
+    p.add_argument(
+        "--noise-inputs",
+        action="store_true",
+        default=None,
+        help="per-pixel noise after every conv above the base, drawn from the latent (StyleGAN's "
+        "noise inputs); a new run, or with --from added at zero strength (its images unchanged)",
+    )
     p.add_argument("--batch-sizes", help="comma-separated global batch per stage, e.g. 64,64,32")
     p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 1)")
     p.add_argument(
@@ -217,6 +224,10 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
                 f"{why}"
             )
         network = wider
+    if args.noise_inputs:
+        if args.resume:
+            raise ProganError("--noise-inputs shapes a new network; drop it with --resume")
+        network = dataclasses.replace(network, noise_inputs=True)
     if args.label_entry:
         if args.resume or start_from:
             raise ProganError("--label-entry shapes a new network; drop it with --resume or --from")

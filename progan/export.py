@@ -51,6 +51,7 @@ def network_to_json(net: NetworkConfig) -> dict[str, Any]:
         "leaky_slope": net.leaky_slope,
         "classes": list(net.classes),
         "label_entry": net.label_entry,
+        "noise_inputs": net.noise_inputs,
     }
 
 
@@ -64,6 +65,7 @@ def network_from_json(data: dict[str, Any]) -> NetworkConfig:
         # Exports of unconditional models written before labels existed have no "classes".
         classes=tuple(str(name) for name in data.get("classes", ())),
         label_entry=str(data.get("label_entry", "latent")),
+        noise_inputs=bool(data.get("noise_inputs", False)),
     )
 
 

@@ -6,9 +6,12 @@ the same variables, and growing is only a matter of which blocks ``call`` runs.
 
 from __future__ import annotations
 
+import functools
 import math
+import zlib
 
 import keras
+import numpy as np
 
 from config import NetworkConfig
 from progan.layers import (
@@ -22,22 +25,85 @@ from progan.layers import (
     pixel_norm,
     upsample2x,
 )
+from progan.resolution import stage_shapes
+
+NOISE_TAPS = 8
+
+
+@functools.cache
+def noise_taps(name: str, latent_dim: int, pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which latent entries, with which signs, make up each pixel of the noise map ``name``.
+
+    Fixed by the name, so the live and the EMA generator, and every later load, agree.
+    """
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    taps = rng.integers(0, latent_dim, (pixels * NOISE_TAPS,), dtype=np.int32)
+    signs = rng.choice(np.array([-1.0, 1.0], np.float32), (pixels, NOISE_TAPS))
+    return taps, signs / math.sqrt(NOISE_TAPS)
+
+
+class NoiseInput(keras.layers.Layer):
+    """Per-pixel noise added to a conv's output, scaled per feature map (StyleGAN's noise
+    inputs), for the fine random detail (speckles, weave) a conv stack grown from a 5×3 grid
+    draws poorly from the latent alone: without it G paints one fixed texture into every image.
+
+    The noise is a function of the (normalised) latent, each pixel a signed sum of a few of its
+    entries, not a fresh random draw: every image keeps its own noise but a seed renders the
+    same image every time, an interpolation moves its noise smoothly, and the training step,
+    exact resume and every backend need nothing beyond ``z``. The strengths start at zero, so
+    noise inputs added to a trained network leave its images as they were.
+    """
+
+    def __init__(self, channels: int, shape: tuple[int, int], latent_dim: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shape = shape
+        self.taps, self.signs = noise_taps(self.name, latent_dim, shape[0] * shape[1])
+        self.strength = self.add_weight(shape=(channels,), initializer="zeros", name="strength")
+        self.built = True
+
+    def call(self, x, z):
+        picked = keras.ops.take(keras.ops.cast(z, "float32"), self.taps, axis=1)
+        picked = keras.ops.reshape(picked, (-1, *self.signs.shape))
+        noise = keras.ops.sum(picked * self.signs, axis=-1)
+        noise = keras.ops.reshape(noise, (-1, *self.shape, 1))
+        return x + keras.ops.cast(noise, x.dtype) * keras.ops.cast(self.strength, x.dtype)
 
 
 class GeneratorBlock(keras.layers.Layer):
-    """Stage ``k > 0``: upsample, then two 3×3 convs, each with leaky ReLU and pixel norm."""
+    """Stage ``k > 0``: upsample, then two 3×3 convs, each with leaky ReLU and pixel norm (and,
+    with ``noise_shape``, noise inputs after each conv)."""
 
-    def __init__(self, in_channels: int, channels: int, slope: float, **kwargs) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        slope: float,
+        noise_shape: tuple[int, int] | None = None,
+        latent_dim: int = 0,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.slope = slope
         self.conv1 = EqualizedConv2D(in_channels, channels, 3, name=f"{self.name}_conv1")
         self.conv2 = EqualizedConv2D(channels, channels, 3, name=f"{self.name}_conv2")
+        self.noise = (
+            [
+                NoiseInput(channels, noise_shape, latent_dim, name=f"{self.name}_noise{i}")
+                for i in (1, 2)
+            ]
+            if noise_shape
+            else []
+        )
         self.built = True
 
-    def call(self, x):
+    def call(self, x, z=None):
         x = upsample2x(x)
-        x = pixel_norm(leaky_relu(self.conv1(x), self.slope))
-        return pixel_norm(leaky_relu(self.conv2(x), self.slope))
+        for i, conv in enumerate((self.conv1, self.conv2)):
+            x = conv(x)
+            if self.noise:
+                x = self.noise[i](x, z)
+            x = pixel_norm(leaky_relu(x, self.slope))
+        return x
 
 
 class GeneratorStem(keras.layers.Layer):
@@ -118,8 +184,16 @@ class Generator(keras.Model):
         self.num_stages = num_stages
         ch = net.channels
         self.stem = GeneratorStem(net, name="stem")
+        shapes = stage_shapes(net.base, num_stages)
         self.blocks = [
-            GeneratorBlock(ch[k - 1], ch[k], net.leaky_slope, name=f"block{k}")
+            GeneratorBlock(
+                ch[k - 1],
+                ch[k],
+                net.leaky_slope,
+                noise_shape=shapes[k] if net.noise_inputs else None,
+                latent_dim=net.latent_dim,
+                name=f"block{k}",
+            )
             for k in range(1, num_stages)
         ]
         self.rgb_labels = bool(net.num_classes) and net.label_entry == "rgb"
@@ -134,11 +208,12 @@ class Generator(keras.Model):
     def call(self, z, stage: int, alpha=1.0, fading: bool = False, labels=None):
         check_labels(self.net, labels)
         x = self.stem(z, labels)
+        noise_source = pixel_norm(z)
         for block in self.blocks[: max(stage - 1, 0)]:
-            x = block(x)
+            x = block(x, noise_source)
         if stage == 0:
             return self._rgb(0, x, labels)
-        new = self._rgb(stage, self.blocks[stage - 1](x), labels)
+        new = self._rgb(stage, self.blocks[stage - 1](x, noise_source), labels)
         if not fading:
             return new
         old = upsample2x(self._rgb(stage - 1, x, labels))

@@ -4,7 +4,7 @@ import pytest
 from config import PRESETS, NetworkConfig
 from progan.discriminator import Discriminator
 from progan.generator import Generator
-from progan.layers import downsample2x, upsample2x
+from progan.layers import downsample2x, pixel_norm, upsample2x
 from progan.resolution import stage_shapes
 
 TINY = (8, 8, 8, 6, 6, 4, 4, 4, 4)
@@ -34,15 +34,29 @@ COLOR_CLASSES = ("blue", "green", "red")
 
 @pytest.fixture(
     scope="module",
-    params=[((), "latent"), (COLOR_CLASSES, "latent"), (COLOR_CLASSES, "rgb")],
-    ids=["unconditional", "conditional", "conditional-rgb"],
+    params=[
+        ((), "latent", False),
+        (COLOR_CLASSES, "latent", False),
+        (COLOR_CLASSES, "rgb", False),
+        ((), "latent", True),
+    ],
+    ids=["unconditional", "conditional", "conditional-rgb", "noise-inputs"],
 )
 def nets(request):
-    classes, entry = request.param
+    classes, entry, noise = request.param
     net = NetworkConfig(
-        base=(3, 5), latent_dim=16, channels=(16, 16, 12, 8), classes=classes, label_entry=entry
+        base=(3, 5),
+        latent_dim=16,
+        channels=(16, 16, 12, 8),
+        classes=classes,
+        label_entry=entry,
+        noise_inputs=noise,
     )
-    return Generator(net, 4), Discriminator(net, 4)
+    G = Generator(net, 4)
+    for block in G.blocks:  # trained strengths, not the zeros they start at
+        for noise_input in block.noise:
+            noise_input.strength.assign(np.full(noise_input.strength.shape, 0.5, np.float32))
+    return G, Discriminator(net, 4)
 
 
 def labels_of(net: NetworkConfig, count: int):
@@ -188,3 +202,31 @@ def test_first_layer_gain_and_head_fan_in_follow_their_formulas(base, classes):
     assert D.head.dense.scale == pytest.approx(np.sqrt(2) / np.sqrt(h * w * 8))
     assert D.head.score.scale == pytest.approx(1 / np.sqrt(8))
     assert G.stem.dense.kernel.shape == (fan_in, h * w * 8)
+
+
+def test_noise_inputs_give_every_latent_its_own_fixed_white_noise():
+    """The noise of a 96x160 block: one map per latent, ~N(0, 1) over its pixels and nearly
+    uncorrelated between neighbours; the same latent draws the same map (in another network
+    too: the taps are fixed by the layer's name), and the map is linear in the latent, so an
+    interpolation moves it smoothly."""
+    net = NetworkConfig(base=(3, 5), latent_dim=128, channels=(8,) * 6, noise_inputs=True)
+
+    def noise_of(z):
+        layer = Generator(net, 6).blocks[4].noise[1]
+        layer.strength.assign(np.ones(layer.strength.shape, np.float32))
+        return layer(np.zeros((len(z), 96, 160, 8), np.float32), pixel_norm(z)).numpy()[..., 0]
+
+    z = np.random.default_rng(0).standard_normal((4, 128)).astype(np.float32)
+    maps = noise_of(z)
+    assert maps.shape == (4, 96, 160)
+    np.testing.assert_allclose(maps.mean(axis=(1, 2)), 0, atol=0.05)
+    np.testing.assert_allclose(maps.std(axis=(1, 2)), 1, atol=0.05)
+    for image in maps:
+        assert abs(np.corrcoef(image[:, :-1].ravel(), image[:, 1:].ravel())[0, 1]) < 0.1
+        assert abs(np.corrcoef(image[:-1].ravel(), image[1:].ravel())[0, 1]) < 0.1
+    assert np.abs(maps[0] - maps[1]).mean() > 1
+    np.testing.assert_array_equal(noise_of(z), maps)
+    unit = z / np.sqrt(np.mean(z**2, axis=1, keepdims=True))
+    mixed = noise_of(0.3 * unit[:1] + 0.7 * unit[1:2])  # already of unit mean square: unscaled
+    scale = np.sqrt(np.mean((0.3 * unit[0] + 0.7 * unit[1]) ** 2))
+    np.testing.assert_allclose(mixed[0] * scale, 0.3 * maps[0] + 0.7 * maps[1], atol=1e-4)

@@ -357,6 +357,34 @@ def test_from_widens_trained_stages_computing_the_same_then_the_copies_learn_apa
             with_channels(text)
 
 
+def test_from_adds_noise_inputs_at_zero_strength_and_training_turns_them_up(image_folder, tmp_path):
+    """--noise-inputs on an export: G and its EMA render what the export's did until training
+    gives the noise a strength; the export written after says so and renders a seed the same
+    every time."""
+    first = Trainer(tiny_config(tmp_path / "first", image_folder, max_res=(12, 20)))
+    first.train()
+    argv = ["--from", str(tmp_path / "first" / "export"), "--out", str(tmp_path / "noisy")]
+    argv += ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
+    argv += ["--final-kimg", "0.048", "--noise-inputs"]
+    noisy = Trainer(train.config_from_args(train.build_parser().parse_args(argv), argv))
+    z = progan.seed_latents([1, 2, 3, 4], TINY.latent_dim)
+    for old, new in [(first.G, noisy.G), (first.G_ema, noisy.G_ema)]:
+        np.testing.assert_allclose(new(z, stage=2).numpy(), old(z, stage=2).numpy(), atol=1e-6)
+
+    def strengths(trainer):
+        return [np.abs(n.strength.numpy()).max() for b in trainer.G_ema.blocks for n in b.noise]
+
+    assert len(strengths(noisy)) == 4 and max(strengths(noisy)) == 0
+    folder = noisy.train()
+    assert min(strengths(noisy)) > 0
+    g = progan.load_generator(folder)
+    assert g.net.noise_inputs
+    np.testing.assert_array_equal(g.render(z, "20x12"), g.render(z, "20x12"))
+    resumed = ["--out", str(tmp_path / "noisy"), "--resume", "--noise-inputs"]
+    with pytest.raises(ProganError, match="--noise-inputs shapes a new network"):
+        train.config_from_args(train.build_parser().parse_args(resumed), resumed)
+
+
 def test_from_needs_an_export_with_training_state(tmp_path):
     old = REPO / "tests" / "fixtures" / "run_before_labels"
     for argv, message in [
