@@ -2,13 +2,15 @@
 float32 matmul peak.
 
     python bench/train_step.py [--backends tensorflow jax] [--preset cpu --max-res 160x96]
-                               [--preset paper --max-res 64x64] [--variants fp32 bf16 jit]
+                               [--preset paper --max-res 64x64]
+                               [--variants fp32 bf16 jit noise]
                                [--steps 10]
     python bench/train_step.py --preset cpu --channels - --preset cpu
                                --channels 128,128,128,64,32,32
 
 ``--channels`` (one per ``--preset``, ``-`` for the preset's own) prices a wider or narrower
-network against its preset in one run, as train.py's ``--channels`` would build it.
+network against its preset in one run, as train.py's ``--channels`` would build it; the
+``noise`` variant prices train.py's ``--noise-inputs`` (float32).
 
 For every stage it times the trainer's own compiled step (stabilize phase, the preset's batch,
 the trainer's own batches). Each backend runs in a process of its own (Keras takes one backend
@@ -16,13 +18,14 @@ per process), one after the other, and every row is printed as it is measured; a
 gives JAX's images/s over TensorFlow's per stage. Under TensorFlow the step's floating-point
 operations are counted from its traced graph (convolutions, their gradients, matmuls) and its
 achieved GFLOP/s is printed next to a 4096² float32 matmul measured in the same process. JAX
-always compiles with XLA, so it runs the fp32 and bf16 variants only (its rows use the FLOPs
+always compiles with XLA, so it runs the fp32, bf16 and noise variants only (its rows use the FLOPs
 TensorFlow counted for the same stage, when TensorFlow ran).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -100,6 +103,7 @@ def bench_trainer(preset: str, max_res: str, channels: str, variant: str, tmp: P
     network = chosen.network.with_base(base_for(target))
     if channels != "-":
         network = network.with_first_channels(parse_positive_ints("--channels", channels))
+    network = dataclasses.replace(network, noise_inputs=variant == "noise")
     data = fake_data(tmp / f"data-{max_res}", target)
     cfg = TrainConfig(
         out=str(tmp / f"run-{preset}-{channels}-{variant}"),
@@ -197,7 +201,9 @@ def main() -> None:
         action="append",
         help="feature maps per stage for each --preset, like train.py's (- for the preset's own)",
     )
-    parser.add_argument("--variants", nargs="+", default=["fp32"], choices=["fp32", "bf16", "jit"])
+    parser.add_argument(
+        "--variants", nargs="+", default=["fp32"], choices=["fp32", "bf16", "jit", "noise"]
+    )
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
