@@ -302,6 +302,13 @@ def add_evaluate(commands: Any) -> None:
         default=4096,
         help="generated images (and twice as many reals) (default: %(default)s)",
     )
+    parser.add_argument(
+        "--first-seed",
+        type=single_seed,
+        default=0,
+        help="the generated images are seeds FIRST to FIRST+N-1 (default: %(default)s); pick "
+        "among models on other seeds than the ones reported",
+    )
     add_res_flag(parser)
     add_method_flag(parser)
     parser.add_argument("--data-root", help="where named data sets and caches live (default data/)")
@@ -332,14 +339,20 @@ def evaluate(args: argparse.Namespace) -> int:
     cache = build_cache(source, [parse_res(r) for r in g.resolutions], data_root / "cache")
     reals = metrics.sample_reals(cache.arrays[parse_res(res)], 2 * args.n)
     n = len(reals) // 2
-    latents = latent.seed_latents(list(range(n)), g.latent_dim)
+    seeds = range(args.first_seed, args.first_seed + n)
+    if seeds[-1] >= latent.SEED_LIMIT:
+        raise ProganError(
+            f"--first-seed {args.first_seed} with --n {n} runs past the last seed "
+            f"{latent.SEED_LIMIT - 1}; start at most at {latent.SEED_LIMIT - n}"
+        )
+    latents = latent.seed_latents(seeds, g.latent_dim)
     # A conditional model draws its classes in turn, as it was trained (balanced).
     labels = np.arange(n) % len(g.classes) if g.classes else None
     fakes = g.render(latents, res, labels=labels)
     result = metrics.evaluate(fakes, reals)
     print(
-        f"{g.path} at {res}: {n} generated images (seeds 0-{n - 1}) against {2 * n} of "
-        f"{source.name}"
+        f"{g.path} at {res}: {n} generated images (seeds {seeds[0]}-{seeds[-1]}) against "
+        f"{2 * n} of {source.name}"
     )
     print(metrics.format_table(result, res))
     if args.inception or args.inception_weights:
@@ -384,7 +397,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.json:
         write_file(
             output_path(args.json, "metrics.json", ".json"),
-            (json.dumps({"res": res, **result}, indent=2) + "\n").encode(),
+            (json.dumps({"res": res, "first_seed": seeds[0], **result}, indent=2) + "\n").encode(),
         )
     return 0
 

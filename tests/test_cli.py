@@ -346,9 +346,20 @@ def test_evaluate_prints_swd_beside_the_floor_and_writes_json(tmp_path, capsys):
     assert result["res"] == "40x24" and result["n"] == 8
     assert result["swd"] > result["swd_floor"]  # random weights are far from the data
     assert "no color figures: an unconditional model needs prototypes first" in printed
+    assert "(seeds 0-7)" in printed and result["first_seed"] == 0
     argv = ["evaluate", "--model", str(model), "--data", str(data), "--n", "8"]
-    argv += ["--data-root", str(tmp_path / "root"), "--inception-weights", str(tmp_path / "no.h5")]
-    code, _, stderr = call(argv, capsys)
+    argv += ["--data-root", str(tmp_path / "root")]
+    held_out = tmp_path / "held_out.json"
+    assert cli.main([*argv, "--first-seed", "8", "--json", str(held_out)]) == 0
+    assert "(seeds 8-15)" in capsys.readouterr().out
+    other = json.loads(held_out.read_text())
+    # Other fakes against the same reals: the floor stays, the fakes' distance moves.
+    assert other["first_seed"] == 8 and other["swd_floor"] == result["swd_floor"]
+    assert other["swd"] != result["swd"]
+    too_late = fails([*argv, "--first-seed", str(2**32 - 4)], capsys)
+    assert "runs past the last seed 4294967295; start at most at 4294967288" in too_late
+    assert "seed '-1' is not a number" in fails([*argv, "--first-seed", "-1"], capsys)
+    code, _, stderr = call([*argv, "--inception-weights", str(tmp_path / "no.h5")], capsys)
     assert code == 2 and "--inception-weights" in stderr and "no such file" in stderr
 
 
