@@ -120,10 +120,14 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # The paper's networks and schedule (latent 512, 512 maps up to 32 px, 600 kimg per phase).
     "paper": Preset(network=NetworkConfig(), schedule=ScheduleConfig()),
-    # Small enough that a 2-core CPU reaches 80x48 in a few hours.
+    # Small enough that a 2-core CPU reaches 80x48 in a few hours. Noise inputs: closer to the
+    # data at equal kimg and equal minutes in bench/quality_budget.py (docs/quality_budget.md).
     "cpu": Preset(
         network=NetworkConfig(
-            base=(3, 5), latent_dim=128, channels=(128, 128, 128, 64, 32, 16, 16, 16, 16)
+            base=(3, 5),
+            latent_dim=128,
+            channels=(128, 128, 128, 64, 32, 16, 16, 16, 16),
+            noise_inputs=True,
         ),
         # Phases of tens of kimg (not the paper's 600) need an EMA that keeps up: 2.5 kimg.
         schedule=ScheduleConfig(

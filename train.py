@@ -7,6 +7,7 @@ them (for example a higher ``--max-res`` to grow a finished run further).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -94,10 +95,10 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--noise-inputs",
-        action="store_true",
-        default=None,
+        action=argparse.BooleanOptionalAction,
         help="per-pixel noise after every conv above the base, drawn from the latent (StyleGAN's "
-        "noise inputs); a new run, or with --from added at zero strength (its images unchanged)",
+        "noise inputs; the cpu preset has them, paper not); a new run, or with --from added at "
+        "zero strength (its images unchanged)",
     )
     p.add_argument("--batch-sizes", help="comma-separated global batch per stage, e.g. 64,64,32")
     p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 1)")
@@ -224,10 +225,15 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
                 f"{why}"
             )
         network = wider
-    if args.noise_inputs:
+    if args.noise_inputs is not None:
+        flag = "--noise-inputs" if args.noise_inputs else "--no-noise-inputs"
         if args.resume:
-            raise ProganError("--noise-inputs shapes a new network; drop it with --resume")
-        network = dataclasses.replace(network, noise_inputs=True)
+            raise ProganError(f"{flag} shapes a new network; drop it with --resume")
+        if start_from and network.noise_inputs and not args.noise_inputs:
+            raise ProganError(
+                f"{start_from} has trained noise inputs; --no-noise-inputs cannot remove them"
+            )
+        network = dataclasses.replace(network, noise_inputs=args.noise_inputs)
     if args.label_entry:
         if args.resume or start_from:
             raise ProganError("--label-entry shapes a new network; drop it with --resume or --from")

@@ -45,7 +45,7 @@ RECIPES: dict[str, list[str]] = {
     "augment": ["--augment", "translation,cutout"],
     "logistic-r1+augment": ["--loss", "logistic-r1", "--augment", "translation,cutout"],
     "wide-top": ["--channels", "128,128,128,128,64,32"],
-    "noise-inputs": ["--noise-inputs"],
+    "no-noise-inputs": ["--no-noise-inputs"],
     "labels": ["--labels"],
     "labels-rgb": ["--labels", "--label-entry", "rgb"],
     "curriculum": ["--color-curriculum", "2,3,4,5,10,20"],

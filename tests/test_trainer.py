@@ -383,6 +383,19 @@ def test_from_adds_noise_inputs_at_zero_strength_and_training_turns_them_up(imag
     resumed = ["--out", str(tmp_path / "noisy"), "--resume", "--noise-inputs"]
     with pytest.raises(ProganError, match="--noise-inputs shapes a new network"):
         train.config_from_args(train.build_parser().parse_args(resumed), resumed)
+    dropped = ["--from", str(folder), "--out", str(tmp_path / "quiet"), "--no-noise-inputs"]
+    with pytest.raises(ProganError, match="has trained noise inputs; --no-noise-inputs cannot"):
+        train.config_from_args(train.build_parser().parse_args(dropped), dropped)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [([], True), (["--no-noise-inputs"], False), (["--preset", "paper"], False)],
+)
+def test_the_cpu_preset_has_noise_inputs_and_a_new_run_may_go_without(tmp_path, flags, expected):
+    argv = ["--out", str(tmp_path / "run"), *flags]
+    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    assert cfg.network.noise_inputs is expected
 
 
 def test_from_needs_an_export_with_training_state(tmp_path):
