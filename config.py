@@ -61,6 +61,7 @@ class NetworkConfig:
 
 LABEL_ENTRIES: tuple[str, ...] = ("latent", "rgb")
 JIT_MODES: tuple[str, ...] = ("off", "on", "auto")
+MIXED_PRECISION_MODES: tuple[str, ...] = ("off", "bf16", "fp16", "auto")
 LOSSES: tuple[str, ...] = ("wgan-gp", "logistic-r1")
 # DiffAugment's policies without color (progan.augment): color augmentation fights color control.
 AUGMENTATIONS: tuple[str, ...] = ("translation", "cutout")
@@ -170,7 +171,9 @@ class TrainConfig:
     # The TensorFlow step with XLA (one of JIT_MODES): "auto" times both on the first steps of
     # every phase long enough to pay for a second compilation, and keeps the faster.
     jit: str = "auto"
-    mixed_precision: str = "off"
+    # One of MIXED_PRECISION_MODES: "auto" trains in bf16 on a CPU with native bfloat16 (AMX,
+    # AVX512_BF16) and in float32 elsewhere (progan.trainer.resolve_mixed_precision).
+    mixed_precision: str = "auto"
     strategy: str = "default"
     resume: bool = False
     # An export whose training state (G, D, EMA G, counters) this run starts from, on any

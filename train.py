@@ -22,6 +22,7 @@ from config import (
     JIT_MODES,
     LABEL_ENTRIES,
     LOSSES,
+    MIXED_PRECISION_MODES,
     PRESETS,
     LossConfig,
     NetworkConfig,
@@ -152,8 +153,9 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--mixed-precision",
-        choices=["off", "bf16", "fp16"],
-        help="bf16 (CPUs with AVX512_BF16, TPUs, recent GPUs) or fp16 (GPUs)",
+        choices=MIXED_PRECISION_MODES,
+        help="bf16 (CPUs with AVX512_BF16 or AMX, TPUs, recent GPUs), fp16 (GPUs), off, or auto "
+        "(a new run's default: bf16 on a CPU with AVX512_BF16 or AMX, float32 elsewhere)",
     )
     p.add_argument(
         "--strategy",

@@ -41,6 +41,7 @@ ORIGINALS = {"originals-4000": 4000, "originals-8000": 8000}
 RECIPES: dict[str, list[str]] = {
     "baseline": [],
     "jit": ["--jit"],
+    "bf16": ["--mixed-precision", "bf16"],
     "logistic-r1": ["--loss", "logistic-r1"],
     "augment": ["--augment", "translation,cutout"],
     "logistic-r1+augment": ["--loss", "logistic-r1", "--augment", "translation,cutout"],

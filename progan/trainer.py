@@ -24,7 +24,7 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
-from config import TrainConfig
+from config import MIXED_PRECISION_MODES, TrainConfig
 from progan import backend, checkpoints, export, widen
 from progan.augment import augment
 from progan.cluster import Cluster, common_step, make_strategy
@@ -118,15 +118,25 @@ def ema_beta(half_life_kimg: float, batch_size: int) -> float:
     return 0.5 ** (batch_size / (half_life_kimg * 1000))
 
 
-def bf16_is_fast() -> bool:
-    """True on a GPU, or on a CPU whose flags include native bfloat16 arithmetic."""
-    if backend.has_gpu():
-        return True
+def cpu_has_native_bf16() -> bool:
+    """True on a CPU whose flags include bfloat16 arithmetic (AMX or AVX512_BF16)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_mixed_precision(mode: str) -> str:
+    """The precision a run trains in: ``auto`` is bf16 where the CPU computes it natively,
+    since the budget benchmark (docs/quality_budget.md) measured the same SWD there at twice
+    the images/s, and float32 elsewhere: a CPU without it runs bf16 on a slow path, and on GPUs
+    the choice is unmeasured, so it is left to the flag."""
+    if mode not in MIXED_PRECISION_MODES:
+        raise ProganError(f"--mixed-precision must be one of {', '.join(MIXED_PRECISION_MODES)}")
+    if mode != "auto":
+        return mode
+    return "bf16" if not backend.has_gpu() and cpu_has_native_bf16() else "off"
 
 
 def by_path(model: keras.Model) -> dict:
@@ -300,15 +310,16 @@ class Trainer:
 
     def _build_models(self) -> None:
         policy = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-        if self.cfg.mixed_precision not in policy:
-            raise ProganError("--mixed-precision must be off, bf16 or fp16")
-        if self.cfg.mixed_precision == "bf16" and not bf16_is_fast():
+        self.precision = resolve_mixed_precision(self.cfg.mixed_precision)
+        if self.cfg.mixed_precision == "auto":
+            log.info("--mixed-precision auto: %s", policy[self.precision])
+        elif self.precision == "bf16" and not (backend.has_gpu() or cpu_has_native_bf16()):
             log.warning(
                 "bf16 without a GPU or a CPU with AVX512_BF16/AMX runs on a slow path (conv "
                 "gradients measured 25x slower than float32 on an AVX2 CPU); consider --jit instead"
             )
         previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(policy[self.cfg.mixed_precision])
+        keras.config.set_dtype_policy(policy[self.precision])
         try:
             with self._scope():
                 keras.utils.set_random_seed(self.cfg.seed)
@@ -353,7 +364,7 @@ class Trainer:
         return 1.0, (loss.r1_every / (loss.r1_every + 1) if loss.kind == "logistic-r1" else 1.0)
 
     def _wrap(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
-        if self.cfg.mixed_precision == "fp16":
+        if self.precision == "fp16":
             return keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
@@ -422,7 +433,7 @@ class Trainer:
 
         return backend.fastest_step(
             {
-                "float32": self._compile_step(phase, batch_size, regularize, False),
+                "plain": self._compile_step(phase, batch_size, regularize, False),
                 "XLA": self._compile_step(phase, batch_size, regularize, True),
             },
             AUTO_JIT_TRIALS,

@@ -19,7 +19,7 @@ from training_helpers import TINY, StopMidFade, assert_same_weights, tiny_config
 
 import progan
 import train
-from config import ScheduleConfig
+from config import ScheduleConfig, TrainConfig
 from progan import backend, checkpoints
 from progan import trainer as trainer_module
 from progan.errors import ProganError
@@ -188,7 +188,7 @@ def test_auto_jit_tries_xla_on_long_phases_only(image_folder, tmp_path, caplog, 
     with caplog.at_level(logging.INFO, logger="progan.trainer"):
         Trainer(long).train()
     chosen = [r.getMessage() for r in caplog.records if "keeping" in r.getMessage()]
-    assert len(chosen) == 1 and re.match(r"5x3 stabilize step: float32 .* ms, XLA .* ms", chosen[0])
+    assert len(chosen) == 1 and re.match(r"5x3 stabilize step: plain .* ms, XLA .* ms", chosen[0])
     assert json.loads((tmp_path / "long" / "config.json").read_text())["jit"] == "auto"
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="progan.trainer"):
@@ -656,6 +656,26 @@ def test_mixed_precision_trains_with_float32_weights(image_folder, tmp_path, pol
     assert progan.load_generator(tmp_path / "run").render(
         np.zeros((1, 16), np.float32), "5x3"
     ).shape == (1, 3, 5, 3)
+
+
+@pytest.mark.parametrize(
+    ("gpu", "native_bf16", "compute"),
+    [(False, True, "bfloat16"), (False, False, "float32"), (True, True, "float32")],
+)
+def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it(
+    image_folder, tmp_path, monkeypatch, gpu, native_bf16, compute
+):
+    monkeypatch.setattr(backend, "has_gpu", lambda: gpu)
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: native_bf16)
+    assert TrainConfig(out="x").mixed_precision == "auto"  # what a new run gets
+    built = Trainer(
+        tiny_config(tmp_path / "run", image_folder, max_res=(3, 5), mixed_precision="auto")
+    )
+    assert built.G.stem.dense.compute_dtype == compute
+    assert {v.dtype for v in built.G.weights} == {"float32"}
+    assert trainer_module.resolve_mixed_precision("fp16") == "fp16"
+    with pytest.raises(ProganError, match="off, bf16, fp16, auto"):
+        trainer_module.resolve_mixed_precision("bfloat16")
 
 
 # Rules of the paper, each pinned so that breaking it fails here ----------------------------------
