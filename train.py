@@ -154,8 +154,8 @@ def build_parser() -> Parser:
     p.add_argument(
         "--mixed-precision",
         choices=MIXED_PRECISION_MODES,
-        help="bf16 (CPUs with AVX512_BF16 or AMX, TPUs, recent GPUs), fp16 (GPUs), off, or auto "
-        "(a new run's default: bf16 on a CPU with AVX512_BF16 or AMX, float32 elsewhere)",
+        help="bf16 (CPUs with AVX512_BF16 or AMX, TPUs, recent GPUs), fp16 (GPUs), auto (bf16 "
+        "on a CPU with AVX512_BF16 or AMX, float32 elsewhere), or off (a new run's default)",
     )
     p.add_argument(
         "--strategy",

@@ -42,7 +42,6 @@ RECIPES: dict[str, list[str]] = {
     "baseline": [],
     "jit": ["--jit"],
     "bf16": ["--mixed-precision", "bf16"],
-    "float32": ["--mixed-precision", "off"],
     "logistic-r1": ["--loss", "logistic-r1"],
     "augment": ["--augment", "translation,cutout"],
     "logistic-r1+augment": ["--loss", "logistic-r1", "--augment", "translation,cutout"],

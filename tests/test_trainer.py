@@ -667,7 +667,7 @@ def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it(
 ):
     monkeypatch.setattr(backend, "has_gpu", lambda: gpu)
     monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: native_bf16)
-    assert TrainConfig(out="x").mixed_precision == "auto"  # what a new run gets
+    assert TrainConfig(out="x").mixed_precision == "off"  # what a new run gets
     built = Trainer(
         tiny_config(tmp_path / "run", image_folder, max_res=(3, 5), mixed_precision="auto")
     )
