@@ -25,6 +25,8 @@ def tiny_config(out: Path, data: Path, **changes) -> TrainConfig:
         log_every_steps=1,
         save_every_min=100.0,
         grid_size=(2, 2),
+        # The paper's rules are pinned in float32 on every machine, whatever a new run's default.
+        mixed_precision="off",
     )
     return TrainConfig(**settings | changes)
 
