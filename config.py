@@ -173,7 +173,8 @@ class TrainConfig:
     jit: str = "auto"
     # One of MIXED_PRECISION_MODES: "auto" trains in bf16 on a CPU with native bfloat16 (AMX,
     # AVX512_BF16) and in float32 elsewhere (progan.trainer.resolve_mixed_precision). float32 by
-    # default: bf16 matched it at 40x24 but two bf16 runs to 160x96 ended further from the data.
+    # default: bf16 matched it at 40x24, but two bf16 runs to 160x96 ended further from the data
+    # (a paired float32 branch was equal at the 160x96 fade-in: not settled).
     mixed_precision: str = "off"
     strategy: str = "default"
     resume: bool = False
