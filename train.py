@@ -90,6 +90,12 @@ def build_parser() -> Parser:
         help="thousands of images to keep training at the top stage after its stabilize phase",
     )
     p.add_argument(
+        "--final-lr",
+        type=float,
+        help="Adam's learning rate at the last chunk of the --final-kimg training: the chunks step "
+        "down geometrically from --lr to it (e.g. 1e-4; default: --lr throughout)",
+    )
+    p.add_argument(
         "--channels",
         help="comma-separated feature maps per stage, e.g. 128,128,128,64,64 (the rest from the "
         "preset); a new run, or with --from the stages it grows (the export's stages as they are)",
@@ -267,6 +273,14 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         if args.final_kimg < 0:
             raise ProganError("--final-kimg must be 0 or more")
         schedule["final_kimg"] = args.final_kimg
+    if args.final_lr is not None:
+        if args.final_lr <= 0:
+            raise ProganError("--final-lr must be more than 0, e.g. 1e-4")
+        schedule["final_lr"] = args.final_lr
+    if schedule.get("final_lr", cfg.schedule.final_lr) and not schedule.get(
+        "final_kimg", cfg.schedule.final_kimg
+    ):
+        raise ProganError("--final-lr needs --final-kimg: it sets the rate of the final training")
     if args.ema_kimg is not None:
         if args.ema_kimg <= 0:
             raise ProganError("--ema-kimg must be more than 0 (thousands of images)")

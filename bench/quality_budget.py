@@ -51,6 +51,9 @@ RECIPES: dict[str, list[str]] = {
     "labels-rgb": ["--labels", "--label-entry", "rgb"],
     "curriculum": ["--color-curriculum", "2,3,4,5,10,20"],
     "curriculum-b": ["--color-curriculum", "5,20"],
+    # 40 kimg more at the top stage, at Adam's 1e-3 throughout or stepped down to 1e-4
+    "final": ["--final-kimg", "40"],
+    "final-lr": ["--final-kimg", "40", "--final-lr", "1e-4"],
     **{name: [] for name in ORIGINALS},
 }
 

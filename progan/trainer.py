@@ -196,7 +196,9 @@ class Trainer:
         else:
             if cfg.start_from:
                 self.start_from(Path(cfg.start_from))
-            self.new_optimizers(self.phases[min(self._phase(), len(self.phases) - 1)])
+            index = min(self._phase(), len(self.phases) - 1)
+            self.new_optimizers(self.phases[index])
+            self._set_learning_rate(index)  # a --from into the final training: its chunk's rate
 
     # ----------------------------------------------------------------- set-up
     def _check_run_folder(self) -> None:
@@ -356,6 +358,21 @@ class Trainer:
             )
             self.g_opt.build(self.G.stage_variables(phase.stage, phase.fading))
             self.d_opt.build(self.D.stage_variables(phase.stage, phase.fading))
+
+    def learning_rate(self, index: int) -> float:
+        """Adam's rate in phase ``index``: the optimizer's, except in the final training with a
+        ``final_lr``, where chunk k of K runs at lr·(final_lr/lr)^((k+1)/K)."""
+        rate, final_rate = self.cfg.optimizer.learning_rate, self.cfg.schedule.final_lr
+        finals = [i for i, phase in enumerate(self.phases) if phase.final]
+        if final_rate is None or index not in finals:
+            return rate
+        return rate * (final_rate / rate) ** ((finals.index(index) + 1) / len(finals))
+
+    def _set_learning_rate(self, index: int) -> None:
+        """Give the Adam that carries on (a resume, a final chunk) the rate of phase ``index``."""
+        rate = self.learning_rate(index)
+        g_ratio, d_ratio = self._adam_ratios()
+        self.g_opt.learning_rate, self.d_opt.learning_rate = rate * g_ratio, rate * d_ratio
 
     def _adam_ratios(self) -> tuple[float, float]:
         """G's and D's step ratio c: lazy R1 regularises D on one step in k, so StyleGAN2 runs
@@ -580,9 +597,7 @@ class Trainer:
                 load_adam()
                 # Adam saves its learning rate with its moments; the settings' one wins, so
                 # --lr on --resume takes effect.
-                lr = self.cfg.optimizer.learning_rate
-                g_ratio, d_ratio = self._adam_ratios()
-                self.g_opt.learning_rate, self.d_opt.learning_rate = lr * g_ratio, lr * d_ratio
+                self._set_learning_rate(self._phase())
 
     def _restore_tensorflow_checkpoint(self) -> None:
         """A run saved by a version before the ``.npz`` checkpoints, in TensorFlow's format.
@@ -850,7 +865,9 @@ class Trainer:
         self.phase_index = index + 1
         self.phase_shown = 0
         if index + 1 < len(self.phases):
-            if not self.phases[index + 1].final:  # Adam carries on into the final training
+            if self.phases[index + 1].final:  # Adam carries on into the final training
+                self._set_learning_rate(index + 1)
+            else:
                 self.new_optimizers(self.phases[index + 1])
             self.alpha = alpha_at(self.phases[index + 1], 0)
         self.save()

@@ -965,6 +965,75 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
             assert len(Trainer(cfg).phases) == phases
 
 
+class KeepsLastChunkStart(Trainer):
+    """Keeps G's weights as the last final chunk begins, to see how far that chunk moves them."""
+
+    def _end_phase(self, index):
+        super()._end_phase(index)
+        if self.phase_index == len(self.phases) - 1:
+            self.last_start = [w.numpy() for w in self.G.weights]
+
+    def last_chunk_move(self) -> float:
+        pairs = zip(self.G.weights, self.last_start, strict=True)
+        return float(sum(np.abs(w.numpy() - start).sum() for w, start in pairs)) / sum(
+            start.size for start in self.last_start
+        )
+
+
+class StopInSecondFinalChunk(Trainer):
+    """Asks to stop like Ctrl-C does, halfway through the second final chunk (phase 4)."""
+
+    def _log_scalars(self, phase, values, rate):
+        super()._log_scalars(phase, values, rate)
+        if self.phase_index == 4 and self.phase_shown >= 24:
+            self.stop_signal = 2
+
+
+def test_final_lr_steps_adam_down_over_the_final_chunks_and_resumes_on_its_rate(
+    image_folder, tmp_path
+):
+    schedule = ScheduleConfig(
+        kimg_per_phase=0.048, batch_sizes=(8,) * 4, final_kimg=0.144, final_lr=1e-4
+    )
+    stepped = KeepsLastChunkStart(tiny_config(tmp_path / "a", image_folder, schedule=schedule))
+    # stabilize, fade-in, stabilize at 1e-3, then three chunks stepping down by 10^(-1/3)
+    expected = [1e-3] * 3 + [1e-3 * 0.1 ** (k / 3) for k in (1, 2, 3)]
+    assert [stepped.learning_rate(i) for i in range(6)] == pytest.approx(expected)
+    stepped.train()
+    assert float(stepped.g_opt.learning_rate) == pytest.approx(1e-4)
+    assert float(stepped.d_opt.learning_rate) == pytest.approx(1e-4)
+    steady_schedule = dataclasses.replace(schedule, final_lr=None)
+    steady = KeepsLastChunkStart(
+        tiny_config(tmp_path / "b", image_folder, schedule=steady_schedule)
+    )
+    steady.train()
+    # the rate reaches the compiled step: Adam moves G about lr per step, here 10x less
+    assert stepped.last_chunk_move() < 0.4 * steady.last_chunk_move()
+    stopped = StopInSecondFinalChunk(tiny_config(tmp_path / "c", image_folder, schedule=schedule))
+    with pytest.raises(KeyboardInterrupt):
+        stopped.train()
+    resumed = Trainer(tiny_config(tmp_path / "c", image_folder, schedule=schedule, resume=True))
+    assert resumed.phase_index == 4
+    assert float(resumed.g_opt.learning_rate) == pytest.approx(expected[4])
+    resumed.train()
+    assert_same_weights((stepped.G_ema, resumed.G_ema), (stepped.D, resumed.D))
+    # --from an export into more final chunks: the ramp spans them all, counted from the
+    # stabilize phase's end, so the fourth of five runs at 1e-3 * 0.1^(4/5)
+    longer = dataclasses.replace(schedule, final_kimg=0.24)
+    grown = Trainer(
+        tiny_config(
+            tmp_path / "d", image_folder, schedule=longer, start_from=str(tmp_path / "a" / "export")
+        )
+    )
+    assert grown.phase_index == 6
+    assert float(grown.g_opt.learning_rate) == pytest.approx(1e-3 * 0.1 ** (4 / 5))
+    argv = ["--out", str(tmp_path / "e"), "--final-lr", "1e-4"]
+    with pytest.raises(ProganError, match="--final-lr needs --final-kimg"):
+        train.config_from_args(train.build_parser().parse_args(argv), argv)
+    argv += ["--final-kimg", "30"]
+    assert train.config_from_args(train.build_parser().parse_args(argv), argv).schedule.final_lr
+
+
 def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
     old_run = REPO / "tests" / "fixtures" / "run_before_labels"
     argv = ["--out", str(tmp_path / "r"), "--channels", "96,96,96,96,64"]
