@@ -40,6 +40,16 @@ class StopMidFade(Trainer):
             self.stop_signal = 2
 
 
+def tensorboard_scalars(folder: Path, tag: str) -> list[float]:
+    """The values a run logged under ``tag``, read back with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    events.Reload()
+    return [float(make_ndarray(event.tensor_proto)) for event in events.Tensors(tag)]
+
+
 def assert_same_weights(*pairs) -> None:
     """Each ``(model, model)`` pair holds the same weights, to float32 round-off."""
     for first, second in pairs:
