@@ -24,7 +24,7 @@ from typing import Any
 from config import DEFAULT_MODEL_DIR
 from progan import colors, latent
 from progan.errors import ProganError
-from progan.export import MODEL_JSON, PROTOTYPES_JSON, WEIGHTS, load_generator
+from progan.export import LATEST_DIR, MODEL_JSON, PROTOTYPES_JSON, WEIGHTS, load_generator
 
 _HASH_CHUNK = 1 << 20
 
@@ -110,11 +110,14 @@ class ModelHolder:
 
 
 def default_name(g: Any, folder: Path) -> str:
-    """``name`` from model.json; else the run's name for ``RUN/export`` or the export folder's
-    own name; for the shipped folder, whose name says nothing, the data set and resolution."""
+    """``name`` from model.json; else the run's name for ``RUN/export`` (``RUN-latest`` for
+    ``RUN/latest``) or the export folder's own name; for the shipped folder, whose name says
+    nothing, the data set and resolution."""
     explicit = g.metadata.get("name")
     if explicit:
         return str(explicit)
+    if folder.name == LATEST_DIR:
+        return f"{folder.parent.name}-{LATEST_DIR}"
     owner = folder.parent if folder.name == "export" else folder
     if owner.resolve() == DEFAULT_MODEL_DIR.resolve():
         return f"{g.metadata.get('dataset', 'model')}-{g.resolutions[-1]}"

@@ -732,6 +732,8 @@ class Trainer:
         path = checkpoints.save(
             self.ckpt_dir, self.images_shown, arrays, keep=self.cfg.keep_checkpoints
         )
+        if self.is_chief:
+            self.write_latest()
         return str(path)
 
     def _weights(self) -> list:
@@ -941,15 +943,28 @@ class Trainer:
         scale = max(1, 96 // images.shape[1])
         return image_grid(images.repeat(scale, axis=1).repeat(scale, axis=2), columns=cols)
 
-    def write_export(self, stages: int, phases_done: int) -> Path:
-        """The EMA G for rendering, plus the training state of this phase end (``--from``)."""
-        info = {
+    def _export_info(self) -> dict:
+        return {
             "dataset": self.source.name,
             "images_shown": self.images_shown,
             "train_seconds": round(self.train_seconds, 1),
             "preset": self.cfg.preset,
             "command": self.cfg.command,
             "seed": self.cfg.seed,
+        }
+
+    def write_latest(self) -> Path:
+        """The EMA G of this save as a render-only export, so a long phase (the paper's are
+        600 kimg) can be evaluated or watched in the studio before it ends. Mid-fade-in it
+        stops at the stage below, the last one that renders whole without the blend."""
+        phase = self.phases[min(self.phase_index, len(self.phases) - 1)]
+        stages = phase.stage + (0 if phase.fading and self.alpha < 1 else 1)
+        info = self._export_info() | {"phase": phase.name, "alpha": self.alpha}
+        return export.write_export(self.run_dir / export.LATEST_DIR, self.G_ema, stages, info)
+
+    def write_export(self, stages: int, phases_done: int) -> Path:
+        """The EMA G for rendering, plus the training state of this phase end (``--from``)."""
+        info = self._export_info() | {
             "training": {
                 "phases_done": phases_done,
                 "images_shown": self.images_shown,

@@ -25,6 +25,7 @@ from training_helpers import (
 
 import progan
 import train
+from app.model import default_name
 from config import ScheduleConfig, TrainConfig
 from progan import backend, checkpoints
 from progan import trainer as trainer_module
@@ -70,6 +71,35 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     resumed.train()
     assert resumed.images_shown == straight.images_shown == 144
     assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
+
+
+def test_every_save_writes_the_ema_generator_as_a_render_only_latest_export(image_folder, tmp_path):
+    stopped = StopMidFade(tiny_config(tmp_path / "run", image_folder))
+    with pytest.raises(KeyboardInterrupt):
+        stopped.train()
+    latest = tmp_path / "run" / "latest"
+    saved = checkpoints.load(checkpoints.path_for(stopped.ckpt_dir, 72))
+    meta = json.loads((latest / "model.json").read_text())
+    # halfway through the 10x6 fade-in: only 5x3 renders whole, from this save's EMA G
+    assert (meta["images_shown"], meta["stages"], meta["phase"]) == (72, 1, "fade-in")
+    assert meta["alpha"] == pytest.approx(0.5)
+    with np.load(latest / "generator.npz") as weights:
+        assert weights["stem_conv/kernel"] == pytest.approx(saved["generator_ema/stem_conv/kernel"])
+    z = np.random.default_rng(0).standard_normal((2, TINY.latent_dim))
+    model = progan.load_generator(latest)
+    assert model.render(z, "5x3").shape == (2, 3, 5, 3)
+    assert default_name(model, latest) == "run-latest"  # the studio's name for it
+    with pytest.raises(ProganError, match="render-only"):
+        Trainer(tiny_config(tmp_path / "grown", image_folder, start_from=str(latest)))
+    finished = Trainer(tiny_config(tmp_path / "run", image_folder, resume=True))
+    finished.train()
+    # the run's last save is its last phase end: latest and export render the same images
+    meta = json.loads((latest / "model.json").read_text())
+    assert (meta["images_shown"], meta["stages"]) == (finished.images_shown, 2)
+    np.testing.assert_array_equal(
+        progan.load_generator(latest).render(z, "10x6"),
+        progan.load_generator(tmp_path / "run" / "export").render(z, "10x6"),
+    )
 
 
 def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
