@@ -332,6 +332,30 @@ class ColorEvaluationConfig:
     multicolor_min_share: float = 0.2
 
 
+@dataclass(frozen=True)
+class KindClassifierConfig:
+    """The classifier ``python -m progan evaluate`` trains on a laundry set's photos to say which
+    kinds of item (towel, sheet, pillowcase, shirt, trousers) an image shows (``progan.kinds``).
+
+    It looks at ``res`` or the model's resolution if lower: whole items, not their texture, tell
+    the kinds apart, and a shirt's sleeves are still several pixels wide at 80x48. One photo in
+    ``held_out_every`` is kept out of training (with all its recolored copies) to measure it.
+    """
+
+    res: Shape = (48, 80)
+    channels: tuple[int, ...] = (32, 64, 128, 128)
+    # Training augmentation: random flips, shifts by up to these fractions of (height, width),
+    # dropout before the last layer. On laundry-recolored at 80x48 they take the held-out
+    # accuracy of the kind calls from 72 % to 82 % (66 % calls each kind by its majority).
+    shift: tuple[float, float] = (0.15, 0.25)
+    dropout: float = 0.3
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    held_out_every: int = 10
+    seed: int = 0
+
+
 # How an unconditional model is moved to a color: the prototype difference, InterFaceGAN's step
 # along a fitted boundary's normal, or for each color whichever measured the higher success
 # (``progan.colors``). A conditional model needs none of them. On the shipped 80x48 model the
@@ -342,6 +366,7 @@ SHIFT_METHOD = "best"
 
 COLOR_CLASSIFIER = ColorClassifierConfig()
 COLOR_EVALUATION = ColorEvaluationConfig()
+KIND_CLASSIFIER = KindClassifierConfig()
 LATENT_LIMITS = LatentLimits()
 STUDIO_LIMITS = StudioLimits()
 PROTOTYPES = PrototypeConfig()

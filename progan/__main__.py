@@ -394,12 +394,31 @@ def evaluate(args: argparse.Namespace) -> int:
             "no color figures: an unconditional model needs prototypes first "
             f"(python -m progan prototypes --model {g.path})"
         )
+    result |= kind_figures(source, cache, g, res, fakes, reals)
     if args.json:
         write_file(
             output_path(args.json, "metrics.json", ".json"),
             (json.dumps({"res": res, "first_seed": seeds[0], **result}, indent=2) + "\n").encode(),
         )
     return 0
+
+
+def kind_figures(
+    source: Any, cache: Any, g: Any, res: str, fakes: np.ndarray, reals: np.ndarray
+) -> dict[str, Any]:
+    """Print and return what the kind classifier sees in fakes and reals, on laundry data."""
+    from progan import kinds
+    from progan.resolution import parse_res
+
+    shown = kinds.kinds_of_source(source)
+    if shown is None:
+        return {}
+    stages = [parse_res(r) for r in g.resolutions]
+    shape = kinds.classifier_res(stages, parse_res(res))
+    classifier = kinds.cached_classifier(source, shown, cache, shape)
+    figures = kinds.kind_figures(classifier, fakes, reals)
+    print(kinds.format_kinds(figures, shape))
+    return figures
 
 
 def color_figures(g: Any, res: str, method: str) -> dict[str, Any]:

@@ -1,0 +1,103 @@
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+import pytest
+from training_helpers import make_small_laundry
+
+from config import KIND_CLASSIFIER, NetworkConfig
+from progan import __main__ as cli
+from progan import kinds
+from progan.errors import ProganError
+from progan.export import write_random_export
+from progan.sources import FolderSource
+
+
+def test_kinds_of_the_laundry_sets_come_from_the_photos_manifest(tmp_path):
+    root = make_small_laundry(tmp_path / "data")
+    manifest = json.loads((root / "laundry" / "manifest.json").read_text())
+    truth = {
+        entry["name"]: sorted({kinds.KINDS.index(item["kind"]) for item in entry["items"]})
+        for entry in manifest["images"]
+    }
+    photos = FolderSource(root / "laundry" / "images")
+    recolored = FolderSource(root / "laundry-recolored" / "images")
+    for source in (photos, recolored, FolderSource(root / "laundry-recolored")):
+        rows = kinds.kinds_of_source(source)
+        assert rows.shape == (len(source.files), len(kinds.KINDS))
+        for row, path in zip(rows, source.files, strict=True):
+            assert np.flatnonzero(row).tolist() == truth[path.stem]
+    # the five colors of a photo are one photo, held out together
+    ids = kinds.photo_ids(recolored)
+    assert len(set(ids)) == 10 and np.bincount(ids).tolist() == [5] * 10
+    plain = tmp_path / "plain"  # photos without a laundry manifest have no kinds
+    shutil.copytree(root / "laundry" / "images", plain)
+    assert kinds.kinds_of_source(FolderSource(plain)) is None
+    # a recolored set made from other photos than the laundry set beside it is refused
+    (root / "laundry" / "manifest.json").write_text(json.dumps(manifest | {"settings": {}}))
+    with pytest.raises(ProganError, match="recolored from other laundry photos"):
+        kinds.kinds_of_source(recolored)
+
+
+def bars(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grey 24x40 images with a horizontal bar ("towel"), a vertical one ("shirt") or both."""
+    images = rng.integers(90, 110, (count, 24, 40, 3)).astype(np.uint8)
+    shown = np.zeros((count, len(kinds.KINDS)), np.float32)
+    for image, row in zip(images, shown, strict=True):
+        which = rng.integers(1, 4)
+        if which & 1:
+            y, x = rng.integers(2, 18), rng.integers(0, 16)
+            image[y : y + 4, x : x + 22] = 230
+            row[kinds.KINDS.index("towel")] = 1
+        if which & 2:
+            y, x = rng.integers(0, 6), rng.integers(2, 34)
+            image[y : y + 18, x : x + 4] = 230
+            row[kinds.KINDS.index("shirt")] = 1
+    return images, shown
+
+
+def test_the_classifier_learns_kinds_and_its_distance_tells_blobs_from_shapes():
+    rng = np.random.default_rng(0)
+    images, shown = bars(rng, 400)
+    cfg = dataclasses.replace(
+        KIND_CLASSIFIER, channels=(16, 16, 32), epochs=15, batch_size=32, held_out_every=5
+    )
+    classifier = kinds.train_classifier(images, shown, np.arange(400), cfg)
+    assert classifier.held_out_photo_accuracy >= 0.9  # guessing gets a quarter of them
+    reals, _ = bars(rng, 600)
+    # blobs: the same scenes box-blurred until no bar is a bar, the same mean brightness
+    blobs = reals[:200].astype(np.float32)
+    for _ in range(6):
+        shifted = np.roll(blobs, 2, 1), np.roll(blobs, 2, 2), np.roll(blobs, 1, (1, 2))
+        blobs = (blobs + sum(shifted)) / 4
+    fakes = {"reals": reals[:200], "blobs": np.round(blobs).astype(np.uint8)}
+    figures = {name: kinds.kind_figures(classifier, f, reals[200:]) for name, f in fakes.items()}
+    assert figures["reals"]["kind_fd"] < 3 * figures["reals"]["kind_fd_floor"]
+    assert figures["blobs"]["kind_fd"] > 10 * figures["blobs"]["kind_fd_floor"]
+    assert figures["blobs"]["kind_certainty"] < figures["reals"]["kind_certainty"]
+    towel = figures["reals"]["kind_share_towel"]
+    assert towel == pytest.approx(figures["reals"]["kind_share_data_towel"], abs=0.1)
+    # a 48x80 image is halved to the classifier's 24x40 before it is seen
+    doubled = reals[:200].repeat(2, axis=1).repeat(2, axis=2)
+    assert np.allclose(classifier.predict(doubled)[1], classifier.predict(reals[:200])[1])
+    assert kinds.classifier_res([(6, 10), (12, 20), (24, 40)], (24, 40), cfg) == (24, 40)
+    assert kinds.classifier_res([(24, 40), (48, 80), (96, 160)], (96, 160), cfg) == (48, 80)
+
+
+def test_evaluate_on_laundry_data_reports_the_kinds_and_keeps_the_classifier(tmp_path, capsys):
+    root = make_small_laundry(tmp_path / "data")
+    model = write_random_export(tmp_path / "m", NetworkConfig((3, 5), 16, (16, 16, 8, 8)), 4)
+    data = root / "laundry-recolored" / "images"
+    argv = ["evaluate", "--model", str(model), "--data", str(data), "--n", "8"]
+    argv += ["--data-root", str(root)]
+    runs = []
+    for name in ("first", "second"):
+        assert cli.main([*argv, "--json", str(tmp_path / f"{name}.json")]) == 0
+        runs.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    printed = capsys.readouterr().out
+    assert "kinds of item, by a classifier trained on the data's photos at 40x24" in printed
+    assert runs[0]["kind_fd"] > runs[0]["kind_fd_floor"]  # random weights draw no laundry
+    # trained once, then read back from beside the stage cache: the same numbers
+    assert len(list((root / "cache").glob("*/kinds-40x24-*.npz"))) == 1
+    assert runs[1] == runs[0]
