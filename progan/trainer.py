@@ -855,7 +855,7 @@ class Trainer:
             "progress/stage": phase.stage,
             "progress/images_per_s": rate,
             "progress/train_hours": self.train_seconds / 3600,
-            "progress/learning_rate": float(self.g_opt.learning_rate),
+            "progress/learning_rate": self.learning_rate(self.phase_index),
         }
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, step=self.images_shown)

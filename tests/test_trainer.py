@@ -1037,7 +1037,7 @@ def test_final_lr_steps_adam_down_over_the_final_chunks_and_resumes_on_its_rate(
     assert [stepped.learning_rate(i) for i in range(6)] == pytest.approx(expected)
     stepped.train()
     assert float(stepped.g_opt.learning_rate) == pytest.approx(1e-4)
-    # TensorBoard shows the rate each step ran at: the three plateaus' 1e-3, then the ramp
+    # TensorBoard plots the phase's rate: the three plateaus' 1e-3, then the ramp
     logged = tensorboard_scalars(tmp_path / "a" / "tb", "progress/learning_rate")
     assert logged == sorted(logged, reverse=True)
     assert sorted(set(logged)) == pytest.approx(sorted(set(expected)), rel=1e-6)
