@@ -15,7 +15,8 @@ Every recipe is ``train.py`` with the same data, schedule and seed plus its own 
 after the other on the same machine (never two at once: they would share the cores), then
 ``python -m progan evaluate`` on its export. One table: training minutes and images/s (from the
 export's ``train_seconds``), SWD ×1e3 per Laplacian level with its ratio to the reals-vs-reals
-floor, and MS-SSIM beside the data's. Ratios, not absolute speeds, compare across machines.
+floor, MS-SSIM beside the data's, and on laundry data the kind Fréchet distance beside its floor
+(whole items, ``progan.kinds``). Ratios, not absolute speeds, compare across machines.
 
 ``originals-N`` trains the baseline on a laundry set rendered from N originals instead of
 2,000 (built once under ``--runs``), evaluated against the usual set: does more data help at
@@ -152,9 +153,10 @@ def row(r: dict) -> str:
         if accuracy
         else "–"
     )
+    kinds = f"{r['kind_fd']:.1f} ({r['kind_fd_floor']:.1f})" if "kind_fd" in r else "–"
     return (
         f"| {r['recipe']} | {r['kimg_per_phase']:.1f} | {r['seconds'] / 60:.1f} | {speed:.0f} | "
-        f"{swd} | {r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) | {colors} |"
+        f"{swd} | {r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) | {colors} | {kinds} |"
     )
 
 
@@ -186,8 +188,8 @@ def main() -> None:
         "",
         "| recipe | kimg per phase | minutes | images/s | "
         "SWD ×1e3 per level, finest first (× floor) | MS-SSIM (data) | "
-        "color accuracy (white) · multi-colored · shape SSIM |",
-        "|---|---:|---:|---:|---|---:|---|",
+        "color accuracy (white) · multi-colored · shape SSIM | kind FD (floor) |",
+        "|---|---:|---:|---:|---|---:|---|---:|",
     ]
     print("\n".join(header), flush=True)
     rows = []
