@@ -25,6 +25,7 @@ from progan.data import StageCache, halve
 from progan.datasets.cloth import KINDS
 from progan.errors import ProganError
 from progan.inception import fid
+from progan.progress import progress_bar
 from progan.resolution import Shape, format_res
 from progan.sources import FolderSource, ImageSource
 
@@ -145,14 +146,18 @@ def train_classifier(
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
     )
     x = np.asarray(images, np.float32) / 127.5 - 1.0
-    trainer.fit(
-        x[~held],
-        kinds[~held],
-        batch_size=cfg.batch_size,
-        epochs=cfg.epochs,
-        shuffle=True,
-        verbose=0,
-    )
+    desc = f"kind classifier, {(~held).sum()} images at {format_res(res)}"
+    with progress_bar(total=cfg.epochs, desc=desc, unit="epoch") as bar:
+        epoch_done = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: bar.update(1))
+        trainer.fit(
+            x[~held],
+            kinds[~held],
+            batch_size=cfg.batch_size,
+            epochs=cfg.epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=[epoch_done],
+        )
     classifier = KindClassifier(network, res, 0.0, 0.0)
     right = (classifier.predict(images[held])[1] > 0.5) == (kinds[held] > 0.5)
     classifier.held_out_label_accuracy = float(right.mean())
@@ -168,7 +173,7 @@ def cached_classifier(
     cfg: KindClassifierConfig = KIND_CLASSIFIER,
 ) -> KindClassifier:
     """The classifier of this data set at ``res``: loaded from the stage cache's folder, or
-    trained on the cached images (about a minute on two cores at 80x48) and saved there."""
+    trained on the cached images (about ten minutes on two cores at 80x48) and saved there."""
     settings = json.dumps(dataclasses.asdict(cfg) | {"res": res}, sort_keys=True)
     key = hashlib.sha1(settings.encode()).hexdigest()[:12]
     path = cache.folder / f"kinds-{format_res(res)}-{key}.npz"
