@@ -25,7 +25,7 @@ from keras import ops
 from PIL import Image
 
 from config import MIXED_PRECISION_MODES, TrainConfig
-from progan import backend, checkpoints, export, widen
+from progan import backend, checkpoints, export, kinds, widen
 from progan.augment import augment
 from progan.cluster import Cluster, common_step, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
@@ -49,6 +49,8 @@ AUTO_JIT_TRIALS = 5
 
 CONFIG_JSON = "config.json"
 METRICS_JSONL = "metrics.jsonl"
+# Of evaluate's kind figures, those that say how a run is going (the shares are for a reader).
+PHASE_END_KIND_FIGURES = ("kind_fd", "kind_fd_floor", "kind_certainty", "kind_certainty_data")
 
 
 class TrainingDiverged(ProganError):
@@ -177,6 +179,9 @@ class Trainer:
         self.source = open_source(cfg.data, data_root)
         self.cache = build_cache(self.source, self.shapes, data_root / "cache")
         self.labels = self._class_labels() if cfg.labels else None
+        # What each photo shows, on the laundry sets: phase ends from the kind classifier's
+        # stage up also report what it sees in the samples (progan/kinds.py).
+        self.kinds_shown = kinds.kinds_of_source(self.source)
         self._check_data()
         self.net = self.cfg.network
         self._check_mbstd_groups()
@@ -905,7 +910,10 @@ class Trainer:
         log.info("phase %d done at %.1f kimg: %s", index, kimg, samples / name)
 
     def evaluate(self, stage: int) -> dict[str, float | int]:
-        """SWD and MS-SSIM of the EMA generator at ``stage`` on ``eval_images`` random latents."""
+        """SWD and MS-SSIM of the EMA generator at ``stage`` on ``eval_images`` random latents;
+        on laundry data from the kind classifier's stage up, the kind figures too (the classifier
+        is trained at the first such phase end, about ten minutes on two cores at 80x48, and
+        cached beside the data, where later runs and ``evaluate`` find it)."""
         reals = sample_reals(
             self.cache.arrays[self.shapes[stage]], 2 * self.cfg.eval_images, self.cfg.seed
         )
@@ -924,7 +932,14 @@ class Trainer:
                 for i in range(0, n, 64)
             ]
         )
-        return evaluate(fakes, reals, seed=self.cfg.seed)
+        scores = evaluate(fakes, reals, seed=self.cfg.seed)
+        # the classifier evaluate would use on the finished model, from its stage up
+        shape = kinds.classifier_res(self.shapes, self.shapes[-1])
+        if self.kinds_shown is not None and self.shapes[stage] >= shape:
+            classifier = kinds.cached_classifier(self.source, self.kinds_shown, self.cache, shape)
+            figures = kinds.kind_figures(classifier, fakes, reals)
+            scores |= {key: figures[key] for key in PHASE_END_KIND_FIGURES}
+        return scores
 
     def sample_grid(self, stage: int) -> np.ndarray:
         """The EMA generator on fixed seeds 0.., enlarged to at least 96 px high, tiled.

@@ -101,3 +101,27 @@ def test_evaluate_on_laundry_data_reports_the_kinds_and_keeps_the_classifier(tmp
     # trained once, then read back from beside the stage cache: the same numbers
     assert len(list((root / "cache").glob("*/kinds-40x24-*.npz"))) == 1
     assert runs[1] == runs[0]
+
+
+def test_phase_ends_from_the_classifiers_stage_up_report_what_it_sees(tmp_path):
+    from training_helpers import tensorboard_scalars, tiny_config
+
+    from progan.trainer import METRICS_JSONL, PHASE_END_KIND_FIGURES, Trainer
+
+    root = make_small_laundry(tmp_path / "data")
+    data = root / "laundry-recolored" / "images"
+    run = tmp_path / "run"
+    Trainer(tiny_config(run, data, max_res=(12, 20))).train()
+    records = [json.loads(line) for line in (run / METRICS_JSONL).read_text().splitlines()]
+    assert [r["res"] for r in records] == ["5x3", "10x6", "10x6", "20x12", "20x12"]
+    # 20x12 is the stage evaluate would judge the finished model's kinds at (below 80x48)
+    for record in records[:3]:
+        assert not any(key.startswith("kind") for key in record)
+    for record in records[3:]:
+        assert set(PHASE_END_KIND_FIGURES) <= set(record)
+        assert record["kind_fd"] > record["kind_fd_floor"] >= 0  # a few steps draw no laundry
+        assert 0.5 <= record["kind_certainty"] <= 1
+    logged = tensorboard_scalars(run / "tb", "eval/kind_fd")
+    assert logged == pytest.approx([r["kind_fd"] for r in records[3:]], rel=1e-6)
+    # trained at the first of them, then read back: one classifier, where evaluate looks
+    assert len(list((root / "cache").glob("*/kinds-20x12-*.npz"))) == 1
