@@ -35,7 +35,7 @@ from progan.backend import BACKENDS
 from progan.cli import Parser, run
 from progan.errors import ProganError
 from progan.quiet import import_tensorflow
-from progan.resolution import base_for, format_res, parse_res
+from progan.resolution import base_for, format_res, parse_res, stage_index, stage_shapes
 
 DEFAULT_OUT = Path.home() / "runs" / "laundry"
 
@@ -172,7 +172,33 @@ def build_parser() -> Parser:
     return p
 
 
+# Numeric flags and the least each takes: a zero interval or count would divide by zero, save
+# after every step or keep no checkpoint, and it would be saved in config.json for every resume.
+LEAST = {
+    "--save-every-min": ("save_every_min", 0.0, "minutes"),
+    "--keep": ("keep_checkpoints", 1, "checkpoints"),
+    "--log-every": ("log_every_steps", 1, "steps"),
+    "--eval-images": ("eval_images", 0, "images; 0 turns the phase-end evaluation off"),
+    "--kimg-per-phase": ("kimg_per_phase", 0.0, "thousands of images"),
+    "--epochs-per-res": ("epochs_per_res", 0.0, "passes over the data"),
+    "--lr": ("lr", 0.0, "e.g. 1e-3"),
+}
+
+
+def check_numbers(args) -> None:
+    """Refuse a numeric flag below its least (a float's least is excluded: it must be more)."""
+    for flag, (name, least, unit) in LEAST.items():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if isinstance(least, float) and value <= least:
+            raise ProganError(f"{flag} must be more than {least:g} ({unit}), got {value:g}")
+        if isinstance(least, int) and value < least:
+            raise ProganError(f"{flag} must be at least {least} ({unit}), got {value}")
+
+
 def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
+    check_numbers(args)
     out = Path(args.out) if args.out else DEFAULT_OUT
     start_from, exported_stages = "", 0
     if args.from_export:
@@ -210,6 +236,7 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         "save_every_min",
         "keep_checkpoints",
         "log_every_steps",
+        "eval_images",
         "mixed_precision",
         "strategy",
         "flip",
@@ -256,6 +283,12 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
                 f"--from {out} --out NEW --max-res {args.max_res} instead"
             )
     max_res = changes.get("max_res", cfg.max_res)
+    if start_from and stage_index(cfg.network.base, max_res) + 1 < exported_stages:
+        top = format_res(stage_shapes(cfg.network.base, exported_stages)[-1])
+        raise ProganError(
+            f"--max-res {format_res(max_res)} is below {start_from}'s top stage {top}; "
+            f"--from trains on from there: give --max-res {top} or more"
+        )
     if args.base:
         base = parse_res(args.base)
     elif args.resume or start_from:
@@ -351,7 +384,7 @@ def parse_positive_ints(flag: str, text: str) -> tuple[int, ...]:
 def exported_config(path: str) -> tuple[TrainConfig, str, int]:
     """The settings of the run that wrote the export at ``path``, the export's folder and how
     many stages it has."""
-    from progan.export import MODEL_JSON, resolve_export_dir
+    from progan.export import MODEL_JSON, resolve_export_dir, training_state_path
 
     folder = resolve_export_dir(path).resolve()
     meta = json.loads((folder / MODEL_JSON).read_text())
@@ -361,6 +394,7 @@ def exported_config(path: str) -> tuple[TrainConfig, str, int]:
             f"{folder} holds no training state (an export from before --from existed, or "
             "render-only); continue its run folder with --resume instead"
         )
+    training_state_path(folder)  # before the data set is built, not after
     return config_from_dict(training["config"]), str(folder), int(meta["stages"])
 
 

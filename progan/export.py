@@ -140,17 +140,23 @@ def copy_export(
     return out
 
 
-def read_training_state(folder: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of an export's :data:`TRAINING_STATE`, or a ProganError saying it has none."""
+def training_state_path(folder: str | Path) -> Path:
+    """An export's :data:`TRAINING_STATE`, or a ProganError saying it has none."""
     path = Path(folder) / TRAINING_STATE
-    try:
-        with np.load(path) as archive:
-            return dict(archive)
-    except FileNotFoundError:
+    if not path.is_file():
         raise ProganError(
             f"{folder} has no {TRAINING_STATE}: it is a render-only export; continue from a run "
             "folder's export/ or from an export written by this version"
-        ) from None
+        )
+    return path
+
+
+def read_training_state(folder: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an export's :data:`TRAINING_STATE`."""
+    path = training_state_path(folder)
+    try:
+        with np.load(path) as archive:
+            return dict(archive)
     except (OSError, ValueError) as err:
         raise ProganError(f"cannot read {path}: {err}") from err
 

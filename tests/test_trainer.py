@@ -16,9 +16,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 from training_helpers import (
+    SMALL_LAUNDRY,
     TINY,
     StopMidFade,
     assert_same_weights,
+    make_small_laundry,
     tensorboard_scalars,
     tiny_config,
 )
@@ -393,6 +395,32 @@ def test_from_widens_trained_stages_computing_the_same_then_the_copies_learn_apa
             with_channels(text)
 
 
+def test_the_shipped_model_grows_to_320x192_as_the_readme_says(tmp_path):
+    """README's command on the default export (on ten 320x180 laundry photos, a step per
+    phase): the 320x192 fade-in starts from the shipped weights, and the export it ends with
+    renders 320x192 and still renders the 160x96 it was given."""
+    settings = dataclasses.replace(SMALL_LAUNDRY, size=(180, 320))
+    root = make_small_laundry(tmp_path / "data", settings)
+    argv = ["--from", "checkpoints", "--out", str(tmp_path / "grow"), "--max-res", "320x192"]
+    argv += ["--data", str(root / "laundry-recolored" / "images"), "--data-root", str(root)]
+    argv += ["--kimg-per-phase", "0.008", "--final-kimg", "0", "--batch-sizes", "8,8,8,8,8,8,8"]
+    argv += ["--eval-images", "0"]
+    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    shipped = progan.load_generator(REPO / "checkpoints")
+    grown = Trainer(cfg)
+    shown = shipped.metadata["images_shown"]
+    assert grown.images_shown == shown
+    assert [p.name for p in grown.phases[grown.phase_index :]] == ["fade-in", "stabilize"]
+    z = progan.seed_latents([0, 1], shipped.net.latent_dim)
+    labels = np.array([2, 4])
+    before = to_uint8(grown.G_ema(z, stage=5, labels=labels).numpy())
+    np.testing.assert_allclose(before, shipped.render(z, "160x96", labels=labels), atol=1)
+    folder = grown.train()
+    g = progan.load_generator(folder)
+    assert g.resolutions[-1] == "320x192" and grown.images_shown == shown + 16
+    assert g.render(z, "320x192", labels=labels).shape == (2, 192, 320, 3)
+
+
 def test_from_adds_noise_inputs_at_zero_strength_and_training_turns_them_up(image_folder, tmp_path):
     """--noise-inputs on an export: G and its EMA render what the export's did until training
     gives the noise a strength; the export written after says so and renders a seed the same
@@ -434,12 +462,45 @@ def test_the_cpu_preset_has_noise_inputs_and_a_new_run_may_go_without(tmp_path, 
     assert cfg.network.noise_inputs is expected
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--log-every", "0"], "--log-every must be at least 1"),
+        (["--keep", "0"], "--keep must be at least 1"),
+        (["--save-every-min", "0"], "--save-every-min must be more than 0"),
+        (["--eval-images", "-1"], "--eval-images must be at least 0"),
+        (["--kimg-per-phase", "-5"], "--kimg-per-phase must be more than 0"),
+        (["--epochs-per-res", "0"], "--epochs-per-res must be more than 0"),
+        (["--lr", "0"], "--lr must be more than 0"),
+    ],
+)
+def test_numeric_flags_below_their_least_are_refused(tmp_path, flags, message):
+    argv = ["--out", str(tmp_path / "run"), *flags]
+    with pytest.raises(ProganError, match=message):
+        train.config_from_args(train.build_parser().parse_args(argv), argv)
+
+
+def test_eval_images_reaches_the_run(tmp_path):
+    for given, expected in ((["--eval-images", "0"], 0), (["--eval-images", "64"], 64), ([], 256)):
+        argv = ["--out", str(tmp_path / "run"), *given]
+        assert train.config_from_args(train.build_parser().parse_args(argv), argv).eval_images == (
+            expected
+        )
+
+
 def test_from_needs_an_export_with_training_state(tmp_path):
     old = REPO / "tests" / "fixtures" / "run_before_labels"
     for argv, message in [
         (["--from", str(old), "--out", str(tmp_path / "x")], "holds no training state"),
         (["--from", str(old), "--resume"], "not both"),
         (["--from", str(tmp_path), "--out", str(tmp_path / "y")], "is not a model"),
+        # found before the data set is built: a shipped export without its training state, and
+        # a --max-res below the export's top stage
+        (["--from", str(REPO / "checkpoints" / "laundry-color")], "render-only export"),
+        (
+            ["--from", str(REPO / "checkpoints"), "--max-res", "80x48"],
+            "--max-res 80x48 is below .* top stage 160x96; .* give --max-res 160x96 or more",
+        ),
     ]:
         with pytest.raises(ProganError, match=message):
             train.config_from_args(train.build_parser().parse_args(argv), argv)

@@ -62,13 +62,14 @@ def assert_same_weights(*pairs) -> None:
 SMALL_LAUNDRY = dataclasses.replace(LaundryConfig(), n=10, seed=3, size=(90, 160))
 
 
-def make_small_laundry(root: Path) -> Path:
-    """Ten 160x90 laundry photos and their recolors under ``root`` (the data root)."""
+def make_small_laundry(root: Path, settings: LaundryConfig = SMALL_LAUNDRY) -> Path:
+    """Ten 160x90 laundry photos (or as ``settings`` say) and their recolors under ``root``
+    (the data root)."""
     from progan.datasets import laundry
     from progan.datasets.recolored import build
 
-    laundry.generate(root / "laundry", SMALL_LAUNDRY, workers=1)
-    build(root, SMALL_LAUNDRY, workers=1)
+    laundry.generate(root / "laundry", settings, workers=1)
+    build(root, settings, workers=1)
     return root
 
 
