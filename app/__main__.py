@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 
 from progan.cli import Parser, run
+from progan.errors import ProganError
 from progan.quiet import import_backend
 
 PROG = "python -m app"
@@ -79,8 +81,28 @@ def whole_number(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def check_address(host: str, port: int) -> None:
+    """Bind and let go of ``host:port`` at once, so a taken port or a foreign address fails in
+    one line before the models load and trace (a minute), not after."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as err:
+        raise address_error(host, port, err) from err
+
+
+def address_error(host: str, port: int, err: OSError) -> ProganError:
+    return ProganError(
+        f"cannot serve on {host}:{port}: {err.strerror or err}; give another --port, or a --host "
+        "of this machine"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_address(args.host, args.port)
     import_backend()
     import waitress
 
@@ -97,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"http://{args.host}:{args.port}/",
         flush=True,
     )
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+    try:
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+    except OSError as err:  # taken in the minute the models took to load
+        raise address_error(args.host, args.port, err) from err
     return 0
 
 

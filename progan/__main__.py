@@ -477,12 +477,25 @@ def add_export(commands: Any) -> None:
 
 
 def export_model(args: argparse.Namespace) -> int:
-    load_model(args.model)  # a broken model fails here with a clear message
-    from progan.export import copy_export
+    g = load_model(args.model)  # a broken model fails here with a clear message
+    from progan.export import MODEL_JSON, copy_export
 
+    out = Path(args.out).resolve()
+    # An export replaces its folder whole: only ever an older export, never a folder of models
+    # (checkpoints/), a run folder or the model being read.
+    if out.exists() and not (out / MODEL_JSON).is_file():
+        raise ProganError(
+            f"--out {args.out} exists and is not an export (no {MODEL_JSON}), and an export "
+            "replaces its folder whole; name a new folder, e.g. --out exports/mine"
+        )
+    if out == Path(g.path).resolve():
+        raise ProganError(f"--out {args.out} is the model being exported; name another folder")
     extra = {"name": args.name} if args.name else None
-    out = copy_export(args.model, args.out, "float16" if args.float16 else "float32", extra)
-    print(f"wrote {out}")
+    try:
+        written = copy_export(g.path, out, "float16" if args.float16 else "float32", extra)
+    except OSError as err:
+        raise ProganError(f"cannot write {out}: {err.strerror or err}") from err
+    print(f"wrote {written}")
     return 0
 
 

@@ -129,14 +129,17 @@ def copy_export(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write the export at ``source`` (a run or export folder) anew to ``folder``, e.g. as
-    float16 for shipping, with ``extra`` keys (a ``name``) added to its model.json; prototypes
-    computed for it and its training state come along."""
+    float16 for shipping, with ``extra`` keys (a ``name``) added to its model.json; its training
+    state comes along, and the prototypes and color figures measured on it do when the weights
+    stay as they were measured (the same dtype)."""
     g = load_generator(source)
     info = {k: v for k, v in g.metadata.items() if k not in GENERATED_KEYS} | (extra or {})
     state = read_training_state(g.path) if (g.path / TRAINING_STATE).is_file() else None
     out = write_export(folder, g.network, g.stages, info, dtype, state)
-    if (g.path / PROTOTYPES_JSON).is_file() and dtype == g.metadata.get("weights_dtype"):
-        shutil.copy2(g.path / PROTOTYPES_JSON, out / PROTOTYPES_JSON)
+    if dtype == g.metadata.get("weights_dtype"):
+        for measured in (PROTOTYPES_JSON, COLORS_JSON):
+            if (g.path / measured).is_file():
+                shutil.copy2(g.path / measured, out / measured)
     return out
 
 

@@ -464,6 +464,24 @@ def test_python_m_app_bad_flags_are_one_line(argv, fragment: str, capsys) -> Non
     assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err
 
 
+def test_python_m_app_says_in_one_line_when_it_cannot_bind(plain_model, capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for argv, fragment in [
+            (["--port", str(port)], f"cannot serve on 127.0.0.1:{port}: Address already in use"),
+            (["--host", "192.0.2.1"], "cannot serve on 192.0.2.1:5000: Cannot assign requested"),
+        ]:
+            with pytest.raises(SystemExit) as exit_info:
+                run(app_main.main, [*argv, "--model", str(plain_model)])
+            err = capsys.readouterr().err
+            assert exit_info.value.code == 2
+            assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err
+
+
 # Several models, conditional ones among them -----------------------------------------------------
 
 

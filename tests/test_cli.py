@@ -22,6 +22,7 @@ from config import NetworkConfig
 from progan import __main__ as cli
 from progan import colors, latent
 from progan.cli import run
+from progan.errors import ProganError
 from progan.export import load_generator, write_random_export
 from tests.stubs import LinearColorGenerator
 
@@ -399,6 +400,30 @@ def test_export_command_writes_a_float16_copy(tmp_path, capsys):
     z = latent.seed_latents([1, 2], 16)
     diff = shipped.render(z, "20x12").astype(int) - load_generator(model).render(z, "20x12")
     assert np.abs(diff).max() <= 3
+
+
+def test_export_replaces_only_an_older_export_and_keeps_what_was_measured_on_it(tmp_path):
+    from progan.export import COLORS_JSON, PROTOTYPES_JSON
+
+    model = write_random_export(tmp_path / "m", NetworkConfig((3, 5), 16, (16, 16)), 2)
+    for measured in (COLORS_JSON, PROTOTYPES_JSON):
+        (model / measured).write_text('{"measured": true}')
+    argv = ["export", "--model", str(model), "--out"]
+    assert cli.main([*argv, str(tmp_path / "copy")]) == 0  # same dtype: the figures hold
+    for measured in (COLORS_JSON, PROTOTYPES_JSON):
+        assert (tmp_path / "copy" / measured).read_text() == '{"measured": true}'
+    assert cli.main([*argv, str(tmp_path / "copy"), "--float16"]) == 0  # an export: replaced
+    assert not (tmp_path / "copy" / COLORS_JSON).exists()  # measured on other weights
+    models = tmp_path / "models"  # a folder of models, like checkpoints/
+    (models / "keep").mkdir(parents=True)
+    for out, message in [
+        (models, "exists and is not an export"),
+        (tmp_path, "exists and is not an export"),
+        (model, "is the model being exported"),
+    ]:
+        with pytest.raises(ProganError, match=message):
+            cli.main([*argv, str(out)])
+    assert (models / "keep").is_dir() and (model / COLORS_JSON).is_file()
 
 
 def test_a_cpu_only_start_prints_no_cuda_lines_but_keeps_real_errors(tmp_path):
