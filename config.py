@@ -234,7 +234,8 @@ class CycleGANConfig:
 
 
 # Colors of the studio and the latent tools: names, and hues in [0, 1) for recoloring.
-# "original" means no color shift; "white" has no hue (saturation is halved instead).
+# "original" means no color shift; "white" has no hue (saturation is cut and the cloth lifted to
+# white instead, see RecolorConfig).
 COLOR_HUES: dict[str, float | None] = {"red": 0.0, "green": 1 / 3, "blue": 2 / 3, "white": None}
 COLORS: tuple[str, ...] = ("original", *COLOR_HUES)
 
@@ -300,6 +301,9 @@ class StudioLimits:
     # 1280x720 frame is 0.9 MP; the pixel cap stops decompression bombs), JPEG or PNG.
     upload_bytes: int = 16 * 2**20
     upload_pixels: int = 40_000_000
+    # ... and at most this long against its short side: the translator pads a photo to its own
+    # 5:3 before shrinking it, so a thin strip within the pixel cap would pad to gigabytes.
+    upload_aspect: float = 8.0
 
 
 @dataclass(frozen=True)

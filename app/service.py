@@ -374,8 +374,8 @@ UPLOAD_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "MPO": "JPEG"}  # MPO: a phone's
 
 
 def read_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> np.ndarray:
-    """An uploaded photo as RGB uint8: JPEG or PNG within the pixel limit; 400, 413 or 415
-    with a message otherwise (the byte limit is the app's ``MAX_CONTENT_LENGTH``)."""
+    """An uploaded photo as RGB uint8: JPEG or PNG within the pixel and aspect limits; 400, 413
+    or 415 with a message otherwise (the byte limit is the app's ``MAX_CONTENT_LENGTH``)."""
     if not data:
         raise RequestError("no photo: send a JPEG or PNG file in the form field 'photo'")
     try:
@@ -389,6 +389,12 @@ def read_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> np.ndarray:
                     f"the photo has {image.width}x{image.height} pixels; at most "
                     f"{limits.upload_pixels // 10**6} million are accepted",
                     413,
+                )
+            if max(image.size) > limits.upload_aspect * min(image.size):
+                raise RequestError(
+                    f"the photo is {image.width}x{image.height}: one side is more than "
+                    f"{limits.upload_aspect:g} times the other; crop it to the belt",
+                    400,
                 )
             image.load()
             return np.asarray(image.convert("RGB"))

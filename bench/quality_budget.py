@@ -146,7 +146,8 @@ def row(r: dict) -> str:
         for k in levels
     )
     speed = r["images"] / r["seconds"]
-    accuracy = [r[k] for k in r if k.startswith("accuracy_")]
+    # the model's own accuracies; evaluate also writes the data's (accuracy_data_*) beside them
+    accuracy = [r[k] for k in r if k.startswith("accuracy_") and not k.startswith("accuracy_data")]
     colors = (
         f"{sum(accuracy) / len(accuracy):.1%} ({r['accuracy_white']:.1%}) · "
         f"{r['multicolored']:.1%} · {r['shape_ssim']:.3f}"

@@ -1,4 +1,5 @@
-"""``python -m progan COMMAND``: render seeds, interpolate between them, compute color prototypes.
+"""``python -m progan COMMAND``: render and interpolate seeds, color prototypes, evaluation,
+exports, color quantization and CycleGAN recoloring.
 
 Each command is thin: it checks its flags, loads the model once and calls :mod:`progan.latent`
 and :mod:`progan.colors`, the same functions the studio calls, so a seed gives the same picture
@@ -47,6 +48,18 @@ def write_file(path: Path, data: bytes) -> None:
     except OSError as err:
         raise ProganError(f"cannot write {path}: {err.strerror or err}") from err
     print(f"wrote {path}")
+
+
+def save_png(image: np.ndarray, path: Path) -> None:
+    """One image of many into a folder tree: a folder that cannot be made or written is a user
+    error (one line), found at the first image."""
+    from PIL import Image
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+    except OSError as err:
+        raise ProganError(f"cannot write {path}: {err.strerror or err}") from err
 
 
 def output_path(text: str | None, default: str, suffix: str) -> Path:
@@ -257,6 +270,11 @@ def add_prototypes(commands: Any) -> None:
 
 def prototypes(args: argparse.Namespace) -> int:
     g = load_model(args.model)
+    if g.classes:
+        raise ProganError(
+            f"the model in {g.path} is conditional: its colors are class labels "
+            f"({', '.join(g.classes)}; generate --color), prototypes are for unconditional models"
+        )
     res = latent.check_res(g, args.res)
     print(
         f"sampling up to {args.samples} seeds at {res} for {args.n} latents of each color",
@@ -332,6 +350,10 @@ def evaluate(args: argparse.Namespace) -> int:
     from progan.resolution import parse_res
     from progan.sources import recolor_groups, source_labels
 
+    # flags that can only fail at the end are checked before minutes of rendering
+    json_out = output_path(args.json, "metrics.json", ".json") if args.json else None
+    if args.inception_weights and not Path(args.inception_weights).is_file():
+        raise ProganError(f"--inception-weights {args.inception_weights}: no such file")
     g = load_model(args.model)
     res = latent.check_res(g, args.res)
     data_root = Path(args.data_root) if args.data_root else DATA_ROOT
@@ -395,9 +417,9 @@ def evaluate(args: argparse.Namespace) -> int:
             f"(python -m progan prototypes --model {g.path})"
         )
     result |= kind_figures(source, cache, g, res, fakes, reals)
-    if args.json:
+    if json_out:
         write_file(
-            output_path(args.json, "metrics.json", ".json"),
+            json_out,
             (json.dumps({"res": res, "first_seed": seeds[0], **result}, indent=2) + "\n").encode(),
         )
     return 0
@@ -550,24 +572,30 @@ def quantize(args: argparse.Namespace) -> int:
 
     if args.strip:
         out = output_path(args.strip, "quantization.png", ".png")
+        if not 0 <= args.image < len(source):
+            raise ProganError(f"--image {args.image}: {source.name} has {len(source)} images")
         for index, image in enumerate(source.images()):
             if index == args.image:
                 image = prepared(image)[None]
                 row = [image, *(kmeans_images(image, k, args.seed, index) for k in ks)]
                 write_file(out, latent.encode_png(latent.image_grid(np.concatenate(row), len(row))))
                 return 0
-        raise ProganError(f"--image {args.image}: {source.name} has {len(source)} images")
-    from PIL import Image
-
+        raise ProganError(
+            f"--image {args.image}: {source.name} has {args.image} readable images or fewer"
+        )
     folder = Path(args.output)
+    written = 0
     for index, image in enumerate(source.images()):
         position = index + len(source.skipped)  # unreadable files before it are skipped
         name = names[position] if names else Path(f"{index:05d}.png")
         for k in ks:
-            path = folder / f"k{k}" / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(kmeans_images(prepared(image)[None], k, args.seed, index)[0]).save(path)
-    print(f"wrote {len(source)} images at K = {', '.join(map(str, ks))} into {folder}")
+            save_png(
+                kmeans_images(prepared(image)[None], k, args.seed, index)[0],
+                folder / f"k{k}" / name,
+            )
+        written += 1
+    skipped = f"; skipped {len(source.skipped)} unreadable" if source.skipped else ""
+    print(f"wrote {written} images at K = {', '.join(map(str, ks))} into {folder}{skipped}")
     return 0
 
 
@@ -598,10 +626,10 @@ def translate(args: argparse.Namespace) -> int:
     from progan.cyclegan.translator import load_translator
     from progan.sources import IMAGE_SUFFIXES, to_rgb
 
-    translator = load_translator(args.model)
     root = Path(args.images)
     if not root.is_dir():
         raise ProganError(f"--images {root} is not a folder of photos")
+    translator = load_translator(args.model)
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     folder = Path(args.out)
     written, unreadable = 0, []
@@ -612,9 +640,9 @@ def translate(args: argparse.Namespace) -> int:
         except (OSError, UnidentifiedImageError, ValueError):
             unreadable.append(path.name)
             continue
-        name = folder / path.relative_to(root).with_suffix(".png")
-        name.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(translator.translate([photo])[0]).save(name)
+        save_png(
+            translator.translate([photo])[0], folder / path.relative_to(root).with_suffix(".png")
+        )
         written += 1
     if not written:
         raise ProganError(f"{root} holds no readable photo ({', '.join(IMAGE_SUFFIXES)})")
@@ -638,7 +666,7 @@ def build_parser() -> Parser:
     parser = Parser(
         prog=PROG,
         description="Render seeds, interpolate between them, compute color prototypes, "
-        "evaluate a model.",
+        "evaluate or export a model, quantize a data set's colors, recolor photos.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:

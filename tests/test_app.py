@@ -711,6 +711,8 @@ def test_bad_uploads_are_4xx_with_a_message(plain_model, translator):
     assert "JPEG or PNG" in error_message(upload(client, b"hello, not a photo"), 415)
     assert "GIF" in error_message(upload(client, photo_bytes(fmt="GIF"), "a.gif"), 415)
     assert "at most" in error_message(upload(client, photo_bytes((400, 200))), 413)
+    strip = upload(client, photo_bytes((900, 10), "PNG"), "strip.png")  # 9 kilopixels
+    assert "900x10: one side is more than 8 times the other" in error_message(strip, 400)
     big = photo_bytes((300, 200), "PNG") + b"\0" * 250_000
     assert "Too Large" in error_message(upload(client, big, "big.png"), 413)
     truncated = photo_bytes()[:500]

@@ -280,6 +280,8 @@ def test_prototypes_command_computes_prints_and_saves(tmp_path: Path, capsys, mo
         (["interpolate", "--seeds", "1", "x"], "'x' is not a number"),
         (["prototypes", "--n", "0"], "argument --n: must be a whole number of at least 1, got '0'"),
         (["prototypes", "--samples", "many"], "argument --samples: must be a whole number"),
+        (["evaluate", "--data", "d", "--json", "out.txt"], "output out.txt must end in .json"),
+        (["evaluate", "--data", "d", "--inception-weights", "no.h5"], "no.h5: no such file"),
         ([], "required: COMMAND"),
     ],
 )
@@ -298,6 +300,13 @@ def test_model_errors_fail_in_one_line(model: Path, model_copy: Path, tmp_path: 
         [*generate, str(model), "--color", "red"], capsys
     )
     assert "is not a model" in fails([*generate, str(tmp_path / "nowhere")], capsys)
+    conditional = write_random_export(
+        tmp_path / "cond", NetworkConfig((3, 5), 16, (16, 16), classes=("red", "blue")), 2
+    )
+    assert "conditional: its colors are class labels (red, blue" in fails(
+        ["prototypes", "--model", str(conditional)], capsys
+    )
+    assert not (conditional / "prototypes.json").exists()
     missing_dir = [
         "generate",
         "--model",
@@ -491,3 +500,16 @@ def test_quantize_writes_every_image_at_each_k_and_draws_a_strip(tmp_path, capsy
     bad = ["quantize", "--data", str(data), "--k", "0", "-o", str(out)]
     code, _, stderr = call(bad, capsys)
     assert code == 2 and "give whole numbers of at least 1" in stderr
+    (data / "broken.png").write_bytes(b"not a png")  # counted as skipped, not as written
+    code, stdout, _ = call(["quantize", "--data", str(data), "--k", "2", "-o", str(out)], capsys)
+    assert (
+        code == 0 and "wrote 2 images at K = 2 into" in stdout and "skipped 1 unreadable" in stdout
+    )
+    (tmp_path / "file").write_text("")  # an output folder that cannot be made: one line
+    code, _, stderr = call(
+        ["quantize", "--data", str(data), "--k", "2", "-o", str(tmp_path / "file" / "q")], capsys
+    )
+    assert code == 2 and stderr.startswith("error: cannot write") and stderr.count("\n") == 1
+    bad = ["quantize", "--data", str(data), "--k", "2", "--strip", str(strip), "--image", "-1"]
+    code, _, stderr = call(bad, capsys)
+    assert code == 2 and "--image -1: photos has 3 images" in stderr
