@@ -15,6 +15,7 @@ import io
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,7 +47,9 @@ class Busy(ProganError):
     status = 503
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"the studio is busy with other animations; try again in {retry_after} s")
+        super().__init__(
+            f"the studio is busy with other animations or photos; try again in {retry_after} s"
+        )
         self.retry_after = retry_after
 
 
@@ -89,12 +92,16 @@ class HeavyBudget:
         self._slots = threading.BoundedSemaphore(limits.heavy_slots)
 
     def render(self, item: ImageRequest, snapshot: Snapshot) -> bytes:
-        if item.pixels <= self.limits.heavy_pixels:
-            return item.render(snapshot)
+        return self.run(item.pixels, lambda: item.render(snapshot))
+
+    def run(self, pixels: int, work: Callable[[], bytes]) -> bytes:
+        """``work`` (touching ``pixels`` pixels) at once if light, else in a free slot."""
+        if pixels <= self.limits.heavy_pixels:
+            return work()
         if not self._slots.acquire(blocking=False):
             raise Busy(self.limits.retry_after_s)
         try:
-            return item.render(snapshot)
+            return work()
         finally:
             self._slots.release()
 
@@ -398,16 +405,38 @@ def read_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> np.ndarray:
                 )
             image.load()
             return np.asarray(image.convert("RGB"))
-    except (OSError, Image.DecompressionBombError, ValueError) as err:
+    # Pillow reports a PNG whose later chunks are damaged as a SyntaxError
+    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError) as err:
         raise RequestError(f"the file is not a readable JPEG or PNG photo ({err})", 415) from None
 
 
 def safe_name(stem: str) -> str:
-    """A file name's stem reduced to characters every browser and shell takes."""
-    kept = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:60]
-    return kept or "photo"
+    """A file name's stem reduced to ASCII letters, digits, - and _: what every browser and
+    shell takes, and what an HTTP header (latin-1 on the wire) can carry."""
+    kept = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "_" for c in stem)[:60]
+    return kept.strip("_") or "photo"
 
 
-def recolor(translator: Any, photo: np.ndarray) -> bytes:
-    """The photo translated by the same call ``python -m progan translate`` makes, as PNG."""
-    return latent.encode_png(translator.translate([photo])[0])
+@dataclass(frozen=True)
+class Recolored:
+    png: bytes
+    filename: str
+
+
+def recolor_upload(
+    translators: Any, data: bytes, filename: str | None, budget: HeavyBudget
+) -> Recolored:
+    """An uploaded photo recolored by the same call ``python -m progan translate`` makes, as
+    PNG named after the upload and the target color. A photo is decoded, padded and shrunk in
+    memory, so a large one takes a heavy-render slot (503 when none is free)."""
+    photo = read_photo(data, budget.limits)
+    try:
+        translator = translators.get()
+    except ProganError as err:
+        raise RequestError(str(err), 404) from None
+    png = budget.run(
+        photo.shape[0] * photo.shape[1],
+        lambda: latent.encode_png(translator.translate([photo])[0]),
+    )
+    stem = (filename or "photo").rsplit(".", 1)[0]
+    return Recolored(png, f"{safe_name(stem)}-{translator.target}.png")

@@ -117,21 +117,15 @@ def interpolate_gif(res: str, seed_a: str, seed_b: str) -> Response:
 def recolor() -> Response:
     """The uploaded photo (form field ``photo``) recolored by the translator, as PNG."""
     upload = request.files.get("photo")
-    photo = service.read_photo(upload.read() if upload else b"", current_limits())
-    try:
-        translator = current_app.extensions["progan_translator"].get()
-    except ProganError as err:
-        raise service.RequestError(str(err), 404) from None
-    body = service.recolor(translator, photo)
-    stem = (upload.filename or "photo").rsplit(".", 1)[0] or "photo"
-    response = Response(body, mimetype="image/png")
-    disposition = f'inline; filename="{service.safe_name(stem)}-{translator.target}.png"'
-    response.headers["Content-Disposition"] = disposition
+    recolored = service.recolor_upload(
+        current_app.extensions["progan_translator"],
+        upload.read() if upload else b"",
+        upload.filename if upload else None,
+        current_app.extensions["progan_heavy"],
+    )
+    response = Response(recolored.png, mimetype="image/png")
+    response.headers["Content-Disposition"] = f'inline; filename="{recolored.filename}"'
     return response
-
-
-def current_limits():
-    return current_app.config.get("STUDIO_LIMITS", service.STUDIO_LIMITS)
 
 
 # Errors ------------------------------------------------------------------------------------------
@@ -171,3 +165,7 @@ def internal_error(err: Exception) -> tuple[Response, int]:
     """Log the bug with its traceback; the client learns only that it was ours."""
     current_app.logger.exception("unhandled error on %s", request.path)
     return error_json("internal error; the server log has the details", 500)
+
+
+def current_limits():
+    return current_app.config.get("STUDIO_LIMITS", service.STUDIO_LIMITS)

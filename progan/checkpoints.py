@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -68,5 +69,5 @@ def load(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as archive:
             return dict(archive)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise ProganError(f"cannot read the checkpoint {path}: {err}") from err

@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,7 @@ def read_training_state(folder: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as archive:
             return dict(archive)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise ProganError(f"cannot read {path}: {err}") from err
 
 
@@ -217,7 +218,7 @@ class Generator:
             self.prototypes: dict[str, Any] | None = (
                 json.loads(prototypes.read_text()) if prototypes.is_file() else None
             )
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
             raise ProganError(f"cannot read the model in {folder}: {err}") from err
         self.network = Network(self.net, stages)
         variables = generator_weights(self.network, stages)
@@ -225,7 +226,13 @@ class Generator:
         if missing:
             raise ProganError(f"model in {folder} lacks weights {missing[:3]}")
         for variable in variables:
-            variable.assign(arrays[variable.path].astype(np.float32))
+            saved = arrays[variable.path]
+            if saved.shape != tuple(variable.shape):
+                raise ProganError(
+                    f"model in {folder}: {variable.path} is {saved.shape}, its model.json's "
+                    f"network needs {tuple(variable.shape)}"
+                )
+            variable.assign(saved.astype(np.float32))
         self.stages = stages
         self.shapes: list[Shape] = stage_shapes(self.net.base, stages)
         self.resolutions = [format_res(s) for s in self.shapes]

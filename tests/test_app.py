@@ -703,6 +703,51 @@ def test_recolor_answers_the_translators_picture_of_the_photo(plain_model, trans
     assert "Recolor" in client.get("/recolor").get_data(as_text=True)
 
 
+def test_an_upload_named_in_any_script_downloads_under_an_ascii_name(plain_model, translator):
+    config = {"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)}
+    client = create_app(config).test_client()
+    response = upload(client, photo_bytes(), "фото белья 2.jpg")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    disposition.encode("latin-1")  # what a WSGI server sends; a Cyrillic name would not encode
+    assert 'filename="2-red.png"' in disposition
+    assert (
+        'filename="photo-red.png"'
+        in upload(client, photo_bytes(), "写真.png").headers["Content-Disposition"]
+    )
+
+
+def test_a_large_photo_waits_for_a_heavy_slot_like_an_animation(plain_model, translator):
+    limits = dataclasses.replace(STUDIO_LIMITS, heavy_slots=0, retry_after_s=3, heavy_pixels=10_000)
+    config = {"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)}
+    client = create_app(config | {"STUDIO_LIMITS": limits}).test_client()
+    busy = upload(client, photo_bytes())  # 14,400 pixels: heavy
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "3"
+    assert "busy with other animations or photos" in busy.get_json()["error"]
+    small = upload(client, photo_bytes((80, 45)))  # 3,600 pixels: light, never waits
+    assert small.status_code == 200
+
+
+def test_a_png_damaged_after_its_first_chunk_is_415(plain_model, translator):
+    config = {"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)}
+    client = create_app(config).test_client()
+    png = photo_bytes((400, 300), "PNG")  # noise: six IDAT chunks
+    second = png.index(b"IDAT", png.index(b"IDAT") + 4)
+    damaged = png[:second] + b"\0\0\0\0" + png[second + 4 :]  # Pillow: SyntaxError
+    assert "not a readable JPEG or PNG" in error_message(upload(client, damaged, "d.png"), 415)
+
+
+def test_a_damaged_translator_is_a_clear_error(translator, tmp_path):
+    from progan.cyclegan.translator import WEIGHTS, Translator
+
+    broken = tmp_path / "broken"
+    shutil.copytree(translator, broken)
+    weights = (broken / WEIGHTS).read_bytes()
+    (broken / WEIGHTS).write_bytes(weights[: len(weights) // 2])  # cut off, as by a full disk
+    with pytest.raises(ProganError, match="cannot read the translator"):
+        Translator(broken)
+
+
 def test_bad_uploads_are_4xx_with_a_message(plain_model, translator):
     limits = dataclasses.replace(STUDIO_LIMITS, upload_bytes=200_000, upload_pixels=300 * 200)
     config = {"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)}

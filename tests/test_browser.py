@@ -187,6 +187,46 @@ def test_recolor_a_photo_beside_its_recolor_then_download_it(chromium, tmp_path_
             tab.context.close()
 
 
+def ask_a_busy_studio(page, button: str, asked: list[str]) -> str:
+    """Click ``button`` of a studio whose heavy slots are all taken: the page says so while it
+    asks again a second later, five times, then gives up with the message; returns what it
+    said while waiting."""
+    page.click(button)
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    said = error.inner_text()
+    assert "asking again in 1 s" in said
+    page.wait_for_function(f"document.querySelector('{button}').disabled === false")
+    assert len(asked) == 6  # the first request and five more, a second apart
+    assert "asking again" not in error.inner_text() and "busy" in error.inner_text()
+    return said
+
+
+def test_a_busy_studio_says_so_on_the_recolor_page_and_asks_again(chromium, tmp_path) -> None:
+    from training_helpers import make_translator
+
+    from config import StudioLimits
+
+    translator = make_translator(tmp_path)
+    config = {"MODEL_PATH": str(make_model(tmp_path / "model")), "TRANSLATOR_PATH": str(translator)}
+    photo = tmp_path / "belt.jpg"
+    Image.new("RGB", (320, 180), (200, 200, 190)).save(photo)  # 57,600 pixels: heavy
+    limits = StudioLimits(heavy_slots=0, retry_after_s=1)  # every photo finds the budget full
+    with LiveServer(create_app(config | {"STUDIO_LIMITS": limits})) as live:
+        tab = Tab(chromium, live.url)
+        try:
+            page = tab.page
+            posts: list[str] = []
+            page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+            page.goto(live.url + "/recolor")
+            page.wait_for_function("!document.querySelector('#recolor').disabled")
+            page.set_input_files("#photo", str(photo))
+            said = ask_a_busy_studio(page, "#recolor", posts)
+            assert "busy with other animations or photos" in said
+        finally:
+            tab.context.close()
+
+
 def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:
     tab.open("/")
     page = tab.page
@@ -393,14 +433,7 @@ def test_a_busy_studio_says_so_and_the_page_asks_again(chromium, tmp_path) -> No
             wait_for_image(page, "#middle")
             asked: list[str] = []
             page.on("request", lambda r: asked.append(r.url) if ".gif" in r.url else None)
-            page.click("#make-gif")
-            error = page.locator("#error")
-            error.wait_for(state="visible")
-            assert "busy with other animations" in error.inner_text()
-            assert "asking again in 1 s" in error.inner_text()
-            page.wait_for_function("document.querySelector('#make-gif').disabled === false")
-            assert len(asked) == 6  # the first request and five more, a second apart
-            assert "asking again" not in error.inner_text()
+            assert "busy with other animations" in ask_a_busy_studio(page, "#make-gif", asked)
         finally:
             tab.context.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +55,19 @@ class Translator:
             with np.load(folder / WEIGHTS) as archive:
                 arrays = dict(archive)
             width, height = self.info["res"]
+            self.res: Shape = (int(height), int(width))
+            self.target: str = self.info["to"]
             self.network = resnet_generator(
                 int(self.info["filters"]), int(self.info["blocks"]), "g_ab"
             )
-        except (OSError, ValueError, KeyError, TypeError) as err:
+            for variable in self.network.weights:
+                key = f"g_ab/{variable.path}"
+                if key not in arrays:
+                    raise ProganError(f"translator in {folder} lacks the weight {key}")
+                variable.assign(arrays[key].astype(np.float32))
+        # a cut-off .npz is a BadZipFile; weights of another shape are a ValueError
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
             raise ProganError(f"cannot read the translator in {folder}: {err}") from err
-        for variable in self.network.weights:
-            key = f"g_ab/{variable.path}"
-            if key not in arrays:
-                raise ProganError(f"translator in {folder} lacks the weight {key}")
-            variable.assign(arrays[key].astype(np.float32))
-        self.res: Shape = (int(height), int(width))
-        self.target: str = self.info["to"]
         self._lock = threading.Lock()
 
     def prepare(self, photo: np.ndarray) -> np.ndarray:

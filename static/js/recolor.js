@@ -2,7 +2,7 @@
 // needed), download the result. The translator is described by /api/translator; the photo is
 // sent to POST /api/recolor, which answers PNG or a JSON message.
 
-import { errorText, showError } from "./studio.js";
+import { errorText, fetchWhenFree, showError } from "./studio.js";
 
 const $ = (id) => document.getElementById(id);
 const root = document.body.dataset.root || "";
@@ -56,7 +56,10 @@ form.addEventListener("submit", async (event) => {
   const body = new FormData();
   body.append("photo", file);
   try {
-    const response = await fetch(`${root}/api/recolor`, { method: "POST", body });
+    const options = { method: "POST", body };
+    const waiting = (message) => showError(errorBox, message);
+    const response = await fetchWhenFree(`${root}/api/recolor`, options, waiting);
+    showError(errorBox, "");
     if (!response.ok) throw new Error(await errorText(response));
     const url = URL.createObjectURL(await response.blob());
     urls.push(url);

@@ -135,6 +135,22 @@ function sleep(ms) {
 }
 
 /**
+ * fetch(url, options), asked again after its Retry-After while the studio answers 503 (busy
+ * with heavy renders), at most BUSY_RETRIES times; each wait is shown through ``onBusy``. It
+ * stops waiting once ``stale()`` says a newer request has taken over.
+ */
+export async function fetchWhenFree(url, options, onBusy, stale = () => false) {
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await fetch(url, options);
+    if (response.status !== 503 || attempt >= BUSY_RETRIES || stale()) return response;
+    const wait = Number(response.headers.get("Retry-After")) || 2;
+    onBusy(`${await errorText(response)} (asking again in ${wait} s)`);
+    await sleep(wait * 1000);
+    if (stale()) return response;
+  }
+}
+
+/**
  * Point an <img> at an image route and resolve when it settles: {ok: true} once loaded, or
  * {ok: false, message} with the server's JSON message. The route is fetched first, once, so an
  * error's message is read from that one answer; a good answer lands in the browser's cache
@@ -159,25 +175,15 @@ export async function loadImage(img, url, onBusy = () => {}) {
     return { ok: false, message };
   };
   settle(true);
-  for (let attempt = 0; ; attempt += 1) {
-    let response;
-    try {
-      response = await fetch(url);
-    } catch (err) {
-      return stale() ? { stale: true } : fail(`the server could not be reached (${err.message})`);
-    }
-    if (stale()) return { stale: true };
-    if (response.status === 503 && attempt < BUSY_RETRIES) {
-      const wait = Number(response.headers.get("Retry-After")) || 2;
-      onBusy(`${await errorText(response)} (asking again in ${wait} s)`);
-      await sleep(wait * 1000);
-      if (stale()) return { stale: true };
-      continue;
-    }
-    if (!response.ok) return fail(await errorText(response));
-    await response.blob(); // read to the end, so the answer is complete in the cache
-    break;
+  let response;
+  try {
+    response = await fetchWhenFree(url, {}, onBusy, stale);
+  } catch (err) {
+    return stale() ? { stale: true } : fail(`the server could not be reached (${err.message})`);
   }
+  if (stale()) return { stale: true };
+  if (!response.ok) return fail(await errorText(response));
+  await response.blob(); // read to the end, so the answer is complete in the cache
   onBusy("");
   return new Promise((resolve) => {
     img.onload = () => {
