@@ -129,6 +129,9 @@ def test_a_stopped_run_resumes_exactly_pool_included(data_root, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     assert checkpoints.steps(tmp_path / "b" / "checkpoints") == [3]
+    log = tmp_path / "b" / "metrics.jsonl"
+    with open(log, "a") as handle:  # logged after the checkpoint, then cut off by a crash
+        handle.write('{"iteration": 5, "g_loss": 9.0}\n{"iteration": 6, "g_lo')
     resumed = CycleGANTrainer(tiny_cyclegan(tmp_path / "b", data_root, resume=True), SMALL_LAUNDRY)
     assert resumed.iteration == 3 and resumed.pools["a"].count == 2
     resumed.train()
@@ -136,6 +139,12 @@ def test_a_stopped_run_resumes_exactly_pool_included(data_root, tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
     curve = loss_curve(tmp_path / "a", every=2)
     assert len(curve) == 3 and all(np.isfinite(curve))
+    # the resumed log is the straight run's: every line whole, each iteration once
+    # (the record at 4 averages iterations 3-4 straight, only 4 resumed)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["iteration"] for r in lines] == [2, 4, 6]
+    resumed_curve = loss_curve(tmp_path / "b", every=2)
+    np.testing.assert_allclose(resumed_curve[::2], curve[::2], rtol=1e-3)
 
     translator = load_translator(tmp_path / "a")
     photo = np.asarray(Image.open(data_root / "laundry" / "images" / "00008.jpg"))  # 160x90
@@ -196,3 +205,58 @@ def test_commands_train_translate_and_say_what_is_wrong_in_one_line(data_root, t
     truth = rows["| mask-based truth"].split(" | ")
     assert truth[3:5] == ["0.0", "1.000"] and float(truth[5].rstrip(" %")) < 2  # JPEG, edges
     assert 3 * 192 <= Image.open(tmp_path / "f.png").size[1] < 4 * 192  # photo, model, truth
+
+
+def test_train_flags_are_checked_before_tensorflow_and_a_resume_keeps_the_runs_own(tmp_path):
+    import dataclasses
+
+    from config import CycleGANConfig
+    from progan.cyclegan.__main__ import build_parser, config_from_args
+    from progan.errors import ProganError
+
+    run = tmp_path / "run"
+
+    def configured(*argv: str) -> CycleGANConfig:
+        return config_from_args(build_parser().parse_args(["train", "--out", str(run), *argv]))
+
+    for argv, message in [
+        (["--iterations", "0"], "--iterations must be at least 1, got 0"),
+        (["--curriculum-iterations", "0"], "--curriculum-iterations must be at least 1"),
+        (["--curriculum-iterations", "-4", "--curriculum", "a"], "must be at least 1, got -4"),
+        (["--filters", "0"], "--filters must be at least 1"),
+        (["--blocks", "-1"], "--blocks must be at least 0"),
+        (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295"),
+        (["--seed", str(2**32)], "--seed must be a whole number from 0"),
+        (["--paper-sizes", "--filters", "8"], "--paper-sizes sets --filters and --blocks"),
+        (["--resume"], "nothing to resume"),
+    ]:
+        with pytest.raises(ProganError, match=message):
+            configured(*argv)
+    new = configured("--paper-sizes", "--color", "blue", "--iterations", "10")
+    assert (new.filters, new.blocks, new.color, new.iterations) == (64, 9, "blue", 10)
+    assert configured().seed == 0 and configured().curriculum == ()
+    # a run folder moved here from another machine: it resumes here, with its own settings
+    run.mkdir()
+    moved = dataclasses.replace(new, out="/elsewhere/run", data_root="/elsewhere/data")
+    (run / "config.json").write_text(json.dumps(dataclasses.asdict(moved)))
+    resumed = configured("--resume")
+    assert resumed.out == str(run) and resumed.resume and resumed.data_root == "/elsewhere/data"
+    assert dataclasses.replace(resumed, out=moved.out, resume=False) == moved
+    assert configured("--resume", "--data-root", str(tmp_path)).data_root == str(tmp_path)
+    with pytest.raises(ProganError, match="has its own --iterations, --seed; drop it"):
+        configured("--resume", "--iterations", "20", "--seed", "3")
+
+
+def test_evaluate_reads_the_shipped_translators_own_log_and_checks_outputs_first(tmp_path):
+    from progan.cyclegan.__main__ import main
+    from progan.errors import ProganError
+
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor"
+    curve = loss_curve(shipped)  # its own metrics.jsonl, not ProGAN's one folder up
+    assert len(curve) >= 2 and all(np.isfinite(curve))
+    for flags, message in [
+        (["--figure", str(tmp_path / "f.gif")], "must end in .png"),
+        (["--table", str(tmp_path / "no" / "t.md")], "its folder does not exist"),
+    ]:
+        with pytest.raises(ProganError, match=message):  # before any translator loads
+            main(["evaluate", "--models", str(tmp_path / "none"), *flags])

@@ -38,34 +38,42 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="train a translator (original -> a color)")
     train.add_argument("--out", required=True, help="run folder")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
-    train.add_argument("--color", choices=["red", "green", "blue", "white"], default="red")
-    train.add_argument("--res", default="160x96", help="WIDTHxHEIGHT, sides divisible by 4")
-    train.add_argument("--iterations", type=int, default=CycleGANConfig.iterations)
+    # The run's shape: None when not given, so --resume can refuse them (the run has its own).
+    train.add_argument("--color", choices=["red", "green", "blue", "white"], help="(red)")
+    train.add_argument("--res", help="WIDTHxHEIGHT, sides divisible by 4 (160x96)")
+    train.add_argument("--iterations", type=int, help=f"({CycleGANConfig.iterations})")
     train.add_argument(
         "--curriculum",
-        default="none",
         help="colors per image in turn before full color: a, b (the paper's 2,3,4,5,10,20 and "
-        "5,20), none, or a list such as 4,16",
+        "5,20), none (the default), or a list such as 4,16",
     )
     train.add_argument(
         "--curriculum-iterations",
         type=int,
-        default=CycleGANConfig.curriculum_iterations,
-        help="iterations at each K (default one epoch of a domain)",
+        help=f"iterations at each K (default {CycleGANConfig.curriculum_iterations}, one epoch "
+        "of a domain)",
     )
-    train.add_argument("--filters", type=int, default=CycleGANConfig.filters)
-    train.add_argument("--blocks", type=int, default=CycleGANConfig.blocks)
+    train.add_argument("--filters", type=int, help=f"({CycleGANConfig.filters})")
+    train.add_argument("--blocks", type=int, help=f"residual blocks ({CycleGANConfig.blocks})")
     train.add_argument(
-        "--paper-sizes", action="store_true", help="64 filters and 9 blocks (a GPU's job)"
+        "--paper-sizes",
+        action="store_true",
+        default=None,
+        help="64 filters and 9 blocks (a GPU's job)",
     )
-    train.add_argument("--data-root", default=CycleGANConfig.data_root)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, help="(0)")
+    train.add_argument("--data-root", help=f"({CycleGANConfig.data_root})")
     evaluate = commands.add_parser("evaluate", help="compare translators on held-out photos")
     evaluate.add_argument("--models", nargs="+", required=True, help="run or export folders")
     evaluate.add_argument("--data-root", default=CycleGANConfig.data_root)
     evaluate.add_argument("--figure", help="PNG: photos, each model's translation, the truth")
     evaluate.add_argument("--table", help="also write the table as Markdown here")
     return parser
+
+
+SHAPING = ("color", "res", "iterations", "curriculum", "curriculum_iterations", "filters")
+SHAPING += ("blocks", "paper_sizes", "seed")
+SEED_LIMIT = 2**32  # numpy's seeds, which Keras' set_random_seed takes
 
 
 def curriculum(text: str) -> tuple[int, ...]:
@@ -80,33 +88,9 @@ def curriculum(text: str) -> tuple[int, ...]:
     return ks
 
 
-def train(args: argparse.Namespace) -> int:
+def train(cfg: CycleGANConfig) -> int:
     from progan.cyclegan.trainer import CycleGANTrainer
 
-    if args.resume:
-        saved = Path(args.out) / "config.json"
-        if not saved.is_file():
-            raise ProganError(f"nothing to resume in {args.out}: it has no config.json")
-        data = json.loads(saved.read_text())
-        data |= {"res": tuple(data["res"]), "curriculum": tuple(data["curriculum"])}
-        cfg = dataclasses.replace(CycleGANConfig(**data), resume=True)
-    else:
-        if args.iterations < 1:
-            raise ProganError("--iterations must be at least 1")
-        sizes = PAPER_SIZES if args.paper_sizes else {}
-        cfg = CycleGANConfig(
-            out=args.out,
-            data_root=args.data_root,
-            color=args.color,
-            res=parse_res(args.res),
-            iterations=args.iterations,
-            curriculum=curriculum(args.curriculum),
-            curriculum_iterations=args.curriculum_iterations,
-            filters=args.filters,
-            blocks=args.blocks,
-            seed=args.seed,
-        )
-        cfg = dataclasses.replace(cfg, **sizes)
     trainer = CycleGANTrainer(cfg)
     try:
         export = trainer.train()
@@ -118,11 +102,60 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def config_from_args(args: argparse.Namespace) -> CycleGANConfig:
+    """A new run's settings from the flags, or a resumed run's own, in the --out given (a run
+    folder may have moved) and on the --data-root given."""
+    given = [f"--{name.replace('_', '-')}" for name in SHAPING if getattr(args, name) is not None]
+    if args.resume:
+        if given:
+            raise ProganError(f"the run in {args.out} has its own {', '.join(given)}; drop it")
+        saved = Path(args.out) / "config.json"
+        if not saved.is_file():
+            raise ProganError(f"nothing to resume in {args.out}: it has no config.json")
+        data = json.loads(saved.read_text())
+        data |= {"res": tuple(data["res"]), "curriculum": tuple(data["curriculum"])}
+        data |= {"out": args.out, "resume": True}
+        if args.data_root is not None:
+            data["data_root"] = args.data_root
+        return CycleGANConfig(**data)
+    if args.paper_sizes and {"--filters", "--blocks"} & set(given):
+        raise ProganError("--paper-sizes sets --filters and --blocks; give one or the others")
+    defaults = CycleGANConfig(out=args.out)
+    cfg = CycleGANConfig(
+        out=args.out,
+        data_root=args.data_root or defaults.data_root,
+        color=args.color or defaults.color,
+        res=parse_res(args.res) if args.res else defaults.res,
+        curriculum=curriculum(args.curriculum or "none"),
+        **{
+            name: getattr(args, name)
+            for name in ("iterations", "curriculum_iterations", "filters", "blocks", "seed")
+            if getattr(args, name) is not None
+        },
+    )
+    for flag, value, least in [
+        ("--iterations", cfg.iterations, 1),
+        ("--curriculum-iterations", cfg.curriculum_iterations, 1),
+        ("--filters", cfg.filters, 1),
+        ("--blocks", cfg.blocks, 0),
+    ]:
+        if value < least:
+            raise ProganError(f"{flag} must be at least {least}, got {value}")
+    if not 0 <= cfg.seed < SEED_LIMIT:
+        raise ProganError(f"--seed must be a whole number from 0 to {SEED_LIMIT - 1}")
+    return dataclasses.replace(cfg, **PAPER_SIZES) if args.paper_sizes else cfg
+
+
 def evaluate(args: argparse.Namespace) -> int:
     from progan.cyclegan.domains import laundry_domains
     from progan.cyclegan.evaluate import loss_curve, scores
     from progan.cyclegan.translator import load_translator
 
+    if args.figure and Path(args.figure).suffix.lower() != ".png":
+        raise ProganError(f"--figure {args.figure} must end in .png")
+    for flag, given in (("--figure", args.figure), ("--table", args.table)):
+        if given and not Path(given).resolve().parent.is_dir():
+            raise ProganError(f"{flag} {given}: its folder does not exist")
     translators = [load_translator(path) for path in args.models]
     settings = {json.dumps([_split_of(t.info["config"]), t.info["laundry"]]) for t in translators}
     if len(settings) > 1:
@@ -141,7 +174,9 @@ def evaluate(args: argparse.Namespace) -> int:
         outputs.append(out)
         name = Path(path).resolve()
         name = name.parent.name if name.name == "export" else name.name
-        curve = loss_curve(translator.path.parent)
+        # a run's log is beside its export/; a shipped translator keeps its own
+        exported = translator.path.name == "export"
+        curve = loss_curve(translator.path.parent if exported else translator.path)
         rows.append((name, scores(photos, out, truth, belt), translator.info, curve))
     rows.append(("mask-based truth", scores(photos, truth, truth, belt), None, None))
     lines = [
@@ -180,8 +215,9 @@ def _split_of(config: dict) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    cfg = config_from_args(args) if args.command == "train" else None  # before TensorFlow loads
     import_backend()
-    return train(args) if args.command == "train" else evaluate(args)
+    return train(cfg) if cfg else evaluate(args)
 
 
 if __name__ == "__main__":

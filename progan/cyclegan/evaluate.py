@@ -12,7 +12,6 @@ laundry was recolored at all.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +42,12 @@ def scores(photos, outputs, truth, belt) -> dict[str, float]:
     }
 
 
-def loss_curve(run: Path, every: int = 1000) -> list[float]:
-    """The generator's loss averaged over each ``every`` iterations of a run's log."""
-    path = run / "metrics.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+def loss_curve(folder: Path, every: int = 1000) -> list[float]:
+    """The generator's loss averaged over each ``every`` iterations of the log in ``folder``
+    (a run's, or a shipped translator's own)."""
+    from progan.cyclegan.trainer import METRICS_JSONL, read_log
+
     buckets: dict[int, list[float]] = {}
-    for record in records:
+    for record in read_log(folder / METRICS_JSONL):
         buckets.setdefault((record["iteration"] - 1) // every, []).append(record["g_loss"])
     return [float(np.mean(buckets[k])) for k in sorted(buckets)]
