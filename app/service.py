@@ -33,6 +33,9 @@ from progan.resolution import parse_res as shape_of
 _MAX_DIGITS = 40
 
 
+SEED_MAX = latent.SEED_LIMIT - 1
+
+
 class RequestError(ProganError):
     """A user's mistake in a request, with the HTTP status that answers it."""
 
@@ -365,7 +368,7 @@ def model_info(holder: ModelHolder, registry: ModelRegistry) -> dict[str, Any]:
             "message": snapshot.prototypes_error,
         },
         "limits": {
-            "seed_max": latent.SEED_LIMIT - 1,
+            "seed_max": SEED_MAX,
             "frames": [limits.min_frames, limits.max_frames],
             "delay_ms": [limits.min_delay_ms, limits.max_delay_ms],
             "default_frames": Walk.default_frames,

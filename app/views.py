@@ -58,6 +58,12 @@ def cached(snapshot: Snapshot, item: service.ImageRequest) -> Response:
 # Pages -------------------------------------------------------------------------------------------
 
 
+@bp.app_context_processor
+def page_limits() -> dict:
+    """What every page's scripts check input against before asking (``<body data-*>``)."""
+    return {"seed_max": service.SEED_MAX}
+
+
 @bp.get("/")
 def generate_page() -> str:
     return render_template("generate.html", page="generate")

@@ -227,6 +227,20 @@ def test_a_busy_studio_says_so_on_the_recolor_page_and_asks_again(chromium, tmp_
             tab.context.close()
 
 
+def test_browsing_stops_at_the_servers_first_and_last_seed(tab: Tab) -> None:
+    tab.open("/?res=20x12&seed=4294967295")  # the server's largest seed (progan.latent)
+    page = tab.page
+    wait_for_image(page, "#result")
+    assert page.is_disabled("#next") and not page.is_disabled("#prev")
+    page.click("#prev")
+    wait_for_image(page, "#result")
+    assert page.input_value("#seed") == "4294967294" and not page.is_disabled("#next")
+    page.fill("#seed", "0")
+    page.click("#generate")
+    wait_for_image(page, "#result")
+    assert page.is_disabled("#prev")
+
+
 def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:
     tab.open("/")
     page = tab.page

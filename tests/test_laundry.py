@@ -161,6 +161,14 @@ def test_generate_refuses_a_folder_that_is_not_a_laundry_set(tmp_path):
     with pytest.raises(ProganError, match="not empty"):
         generate(tmp_path, dataclasses.replace(SMALL, n=1), workers=1)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
+    # another project's settings.json, valid or not, does not make its images/ ours to clear
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "theirs.jpg").write_bytes(b"keep")
+    for marker in ('{"project": "not laundry"}', "not json"):
+        (tmp_path / "settings.json").write_text(marker)
+        with pytest.raises(ProganError, match="holds no laundry data set"):
+            generate(tmp_path, dataclasses.replace(SMALL, n=1), workers=1)
+        assert (tmp_path / "images" / "theirs.jpg").read_bytes() == b"keep"
 
 
 def test_cli_writes_a_set_and_a_contact_sheet(tmp_path, capsys):
@@ -177,6 +185,11 @@ def test_cli_writes_a_set_and_a_contact_sheet(tmp_path, capsys):
     with Image.open(strip) as image:
         assert image.width > 5 * 320
     assert "2 images of 320x180" in capsys.readouterr().out
+    with pytest.raises(ProganError, match="--out .*sheet must end in .png"):
+        main(["sheet", "--data", str(out), "--out", str(tmp_path / "sheet")])
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ProganError, match="cannot write"):
+        main(["strip", "--data", str(out), "--out", str(tmp_path / "file" / "s.png")])
 
 
 def test_cli_recolored_set_of_n_photos_in_every_color(tmp_path, capsys):

@@ -88,8 +88,11 @@ def laundry_domains(cfg: CycleGANConfig, laundry_cfg: LaundryConfig = laundry.DE
 
 
 def _fingerprint(laundry_cfg: LaundryConfig) -> str:
-    """The laundry set's settings in eight hex digits: another set, another cache."""
-    text = json.dumps(laundry.settings(laundry_cfg), sort_keys=True)
+    """The recolored set's settings (the photos', the colors' and the recoloring's) in eight
+    hex digits: domain B and the truth are its recolors, so another recoloring is another cache."""
+    from progan.datasets import recolored
+
+    text = json.dumps(recolored.settings(laundry_cfg), sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 

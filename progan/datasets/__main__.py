@@ -52,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     strip.add_argument("--index", type=int, default=0)
 
     args = parser.parse_args(argv)
+    if args.command in ("sheet", "strip") and args.out.suffix.lower() != ".png":
+        raise ProganError(f"--out {args.out} must end in .png")
     return COMMANDS[args.command](args)
 
 
@@ -96,8 +98,11 @@ def _strip(args: argparse.Namespace) -> int:
 
 
 def _save(image: Image.Image, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out, optimize=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        image.save(out, optimize=True)
+    except OSError as err:
+        raise ProganError(f"cannot write {out}: {err.strerror or err}") from err
     print(f"wrote {out}")
 
 

@@ -104,11 +104,16 @@ def _prepare(out: Path, cfg: LaundryConfig) -> None:
     if out.exists() and not out.is_dir():
         raise ProganError(f"{out} is a file; pass a folder for the data set")
     if out.is_dir() and any(out.iterdir()):
-        if not marker.is_file():
+        try:
+            saved = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            saved = None
+        # Only a folder this code made is ever cleared: another project's settings.json is not
+        if not isinstance(saved, dict) or saved.get("dataset") != "laundry":
             raise ProganError(
                 f"{out} is not empty and holds no laundry data set; choose an empty or new folder"
             )
-        if json.loads(marker.read_text()) != settings(cfg):
+        if saved != settings(cfg):
             for sub in (*SUBFOLDERS, "manifest.json"):
                 path = out / sub
                 if path.is_dir():

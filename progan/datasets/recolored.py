@@ -30,7 +30,8 @@ from progan.recolor import DEFAULT_RECOLOR, Label, recolor_folder, write_labels
 ORIGINAL = "original"
 
 
-def _settings(cfg: LaundryConfig, recolor_cfg: RecolorConfig) -> dict:
+def settings(cfg: LaundryConfig, recolor_cfg: RecolorConfig = DEFAULT_RECOLOR) -> dict:
+    """What the recolored set is made from: another value, another set (and other caches)."""
     return {
         "laundry": laundry.settings(cfg),
         "colors": list(COLOR_HUES),
@@ -49,9 +50,9 @@ def build(
     data_root = Path(data_root)
     source = laundry.generate(data_root / "laundry", cfg, workers)
     out = data_root / "laundry-recolored"
-    settings = _settings(cfg, recolor_cfg)
+    made_from = settings(cfg, recolor_cfg)
     manifest = out / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("settings") == settings:
+    if manifest.is_file() and json.loads(manifest.read_text()).get("settings") == made_from:
         return out / "images"
 
     tqdm.write(f"recoloring the laundry data set into {out}", file=sys.stderr)
@@ -67,7 +68,7 @@ def build(
         _link(photo, originals / photo.name)
         labels.append(Label(f"{ORIGINAL}/{photo.name}", ORIGINAL, photo.name))
     write_labels(images / "labels.csv", sorted(labels, key=lambda label: label.file))
-    (tmp / "manifest.json").write_text(json.dumps({"settings": settings}, indent=1))
+    (tmp / "manifest.json").write_text(json.dumps({"settings": made_from}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out / "images"

@@ -2,7 +2,8 @@
 // string, and loading an image route into an <img> with a spinner and the server's error text.
 
 const root = document.body.dataset.root || "";
-export const SEED_MAX = 4294967295;
+// The largest seed, from the server (progan.latent.SEED_LIMIT), so the pages and the CLI agree.
+export const SEED_MAX = Number(document.body.dataset.seedMax);
 // The model's version from /api/model. Images are cached for a year without asking again, so
 // their URLs carry it (the server ignores it): a new model or new prototypes mean new URLs.
 let version = "";
