@@ -10,9 +10,11 @@ the trainer under TensorFlow.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +73,26 @@ def load(path: Path) -> dict[str, np.ndarray]:
             return dict(archive)
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise ProganError(f"cannot read the checkpoint {path}: {err}") from err
+
+
+def read_log(path: Path) -> list[dict]:
+    """A run's log (``metrics.jsonl``, one JSON object a line), without a line a crash cut off."""
+    records = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def trim_log(path: Path, keep: Callable[[dict], bool]) -> None:
+    """Rewrite a resumed run's log with the records ``keep`` dates before its checkpoint: the
+    training after it runs again and logs again, so a crash leaves no record twice."""
+    if not path.is_file():
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in read_log(path) if keep(r)))
+    tmp.replace(path)

@@ -560,6 +560,11 @@ class Trainer:
         self._set_counters(
             {k.removeprefix("counters/"): v for k, v in arrays.items() if k.startswith("counters/")}
         )
+        if self.is_chief:  # phase ends after the checkpoint will be logged again
+            checkpoints.trim_log(
+                self.run_dir / METRICS_JSONL,
+                lambda r: round(r.get("kimg", 0) * 1000) <= self.images_shown,
+            )
 
         def load_adam() -> None:
             for key, variable in self._optimizer_variables().items():

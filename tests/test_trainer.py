@@ -65,6 +65,9 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     assert (stopped.phase_index, stopped.phase_shown) == (1, 24)
+    log = tmp_path / "b" / trainer_module.METRICS_JSONL
+    with open(log, "a") as handle:  # a phase end logged after the checkpoint, then a cut line
+        handle.write('{"kimg": 0.096, "phase": 1}\n{"kimg": 0.1')
 
     resumed = Trainer(tiny_config(tmp_path / "b", image_folder, resume=True))
     assert resumed.images_shown == 48 + 24
@@ -73,6 +76,10 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     resumed.train()
     assert resumed.images_shown == straight.images_shown == 144
     assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
+    # one whole line per phase end, as the straight run logged them
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    expected = checkpoints.read_log(tmp_path / "a" / trainer_module.METRICS_JSONL)
+    assert [(r["kimg"], r["phase"]) for r in logged] == [(r["kimg"], r["phase"]) for r in expected]
 
 
 def test_every_save_writes_the_ema_generator_as_a_render_only_latest_export(image_folder, tmp_path):

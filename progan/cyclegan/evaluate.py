@@ -45,9 +45,9 @@ def scores(photos, outputs, truth, belt) -> dict[str, float]:
 def loss_curve(folder: Path, every: int = 1000) -> list[float]:
     """The generator's loss averaged over each ``every`` iterations of the log in ``folder``
     (a run's, or a shipped translator's own)."""
-    from progan.cyclegan.trainer import METRICS_JSONL, read_log
+    from progan.cyclegan.trainer import METRICS_JSONL, logged_iterations
 
     buckets: dict[int, list[float]] = {}
-    for record in read_log(folder / METRICS_JSONL):
+    for record in logged_iterations(folder / METRICS_JSONL):
         buckets.setdefault((record["iteration"] - 1) // every, []).append(record["g_loss"])
     return [float(np.mean(buckets[k])) for k in sorted(buckets)]

@@ -91,17 +91,14 @@ def draw(seed: int, stream: int, count: int, position: int) -> int:
     return int(np.random.default_rng([seed, stream, epoch]).permutation(count)[offset])
 
 
-def read_log(path: Path) -> list[dict]:
-    """A translator's ``metrics.jsonl``: its records with an iteration and a G loss, the last
-    one of each iteration; a line cut off by a crash, or another log's line, is left out."""
-    records: dict[int, dict] = {}
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and {"iteration", "g_loss"} <= record.keys():
-            records[int(record["iteration"])] = record
+def logged_iterations(path: Path) -> list[dict]:
+    """A translator's log: its records with an iteration and a G loss, in order, the last one
+    of each iteration (a line of another log is left out)."""
+    records = {
+        int(r["iteration"]): r
+        for r in checkpoints.read_log(path)
+        if {"iteration", "g_loss"} <= r.keys()
+    }
     return [records[i] for i in sorted(records)]
 
 
@@ -320,23 +317,11 @@ class CycleGANTrainer:
             pool.count = int(arrays[f"pool/{name}_count"])
         self.iteration = int(arrays["counters/iteration"])
         self.train_seconds = float(arrays["counters/train_seconds"])
-        self._trim_log()
+        # the iterations after the checkpoint run again and log again
+        checkpoints.trim_log(
+            self.run_dir / METRICS_JSONL, lambda r: r.get("iteration", 0) <= self.iteration
+        )
         log.info("resumed %s at iteration %d", self.run_dir, self.iteration)
-
-    def _trim_log(self) -> None:
-        """Keep the log's records up to the checkpoint: the iterations after it run again and
-        log again, and a crash may have cut the last line off."""
-        path = self.run_dir / METRICS_JSONL
-        if not path.is_file():
-            return
-        kept = [
-            json.dumps(record) + "\n"
-            for record in read_log(path)
-            if record["iteration"] <= self.iteration
-        ]
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(kept))
-        tmp.replace(path)
 
     def write_export(self) -> Path:
         """Both generators (``translator.npz``) and what they are (``translator.json``), plus a
