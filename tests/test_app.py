@@ -525,8 +525,17 @@ def test_a_conditional_model_draws_the_color_as_its_label(both, conditional_mode
     assert not np.array_equal(
         plain_image, decode_png(both.get("/generate/40x24/42/original?model=cond"))
     )
-    gif = both.get("/interpolate/40x24/1/2.gif?frames=3&model=cond")
-    assert gif.status_code == 200 and gif.mimetype == "image/gif"
+    # the conditional model's walk: three frames, from seed 1's item to seed 2's, its ends the
+    # still images of those seeds (GIF palette aside)
+    frames, _, _ = read_gif(both.get("/interpolate/40x24/1/2.gif?frames=3&model=cond"))
+    stills = [decode_png(both.get(f"/generate/40x24/{s}/original?model=cond")) for s in (1, 2)]
+
+    def off(frame, still):
+        return np.abs(frame.astype(int) - still).mean()
+
+    assert len(frames) == 3
+    assert 2 * off(frames[0], stills[0]) < off(frames[0], stills[1])
+    assert 2 * off(frames[2], stills[1]) < off(frames[2], stills[0])
 
 
 def test_measured_accuracy_of_a_conditional_model_is_shown(
