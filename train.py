@@ -178,7 +178,6 @@ LEAST = {
     "--save-every-min": ("save_every_min", 0.0, "minutes"),
     "--keep": ("keep_checkpoints", 1, "checkpoints"),
     "--log-every": ("log_every_steps", 1, "steps"),
-    "--eval-images": ("eval_images", 0, "images; 0 turns the phase-end evaluation off"),
     "--kimg-per-phase": ("kimg_per_phase", 0.0, "thousands of images"),
     "--epochs-per-res": ("epochs_per_res", 0.0, "passes over the data"),
     "--lr": ("lr", 0.0, "e.g. 1e-3"),
@@ -195,6 +194,11 @@ def check_numbers(args) -> None:
             raise ProganError(f"{flag} must be more than {least:g} ({unit}), got {value:g}")
         if isinstance(least, int) and value < least:
             raise ProganError(f"{flag} must be at least {least} ({unit}), got {value}")
+    if args.eval_images is not None and args.eval_images != 0 and args.eval_images < 2:
+        raise ProganError(
+            f"--eval-images must be 0 (no phase-end evaluation) or at least 2, got "
+            f"{args.eval_images}"
+        )
 
 
 def config_from_args(args, argv: Sequence[str]) -> TrainConfig:

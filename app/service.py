@@ -25,7 +25,9 @@ from PIL import Image
 from app.model import ModelHolder, ModelRegistry, Snapshot
 from config import COLORS, LATENT_LIMITS, SHIFT_METHOD, STUDIO_LIMITS, StudioLimits
 from progan import colors, latent
+from progan.data import padded_shape
 from progan.errors import ProganError
+from progan.resolution import format_res
 from progan.resolution import parse_res as shape_of
 
 # Longest number text turned into an int; longer ones are refused by their text alone (Python
@@ -383,33 +385,43 @@ def model_info(holder: ModelHolder, registry: ModelRegistry) -> dict[str, Any]:
 UPLOAD_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "MPO": "JPEG"}  # MPO: a phone's JPEG
 
 
-def read_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> np.ndarray:
-    """An uploaded photo as RGB uint8: JPEG or PNG within the pixel and aspect limits; 400, 413
-    or 415 with a message otherwise (the byte limit is the app's ``MAX_CONTENT_LENGTH``)."""
+# Pillow reports a PNG whose later chunks are damaged as a SyntaxError
+UNREADABLE = (OSError, Image.DecompressionBombError, ValueError, SyntaxError)
+
+
+def open_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> Image.Image:
+    """An uploaded photo's header: JPEG or PNG within the pixel limit; 400, 413 or 415 with a
+    message otherwise (the byte limit is the app's ``MAX_CONTENT_LENGTH``). Nothing is decoded
+    yet, so the checks cost no memory."""
     if not data:
         raise RequestError("no photo: send a JPEG or PNG file in the form field 'photo'")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in UPLOAD_FORMATS:
-                raise RequestError(
-                    f"a {image.format or 'non-image'} file; upload a JPEG or PNG photo", 415
-                )
-            if image.width * image.height > limits.upload_pixels:
-                raise RequestError(
-                    f"the photo has {image.width}x{image.height} pixels; at most "
-                    f"{limits.upload_pixels // 10**6} million are accepted",
-                    413,
-                )
-            if max(image.size) > limits.upload_aspect * min(image.size):
-                raise RequestError(
-                    f"the photo is {image.width}x{image.height}: one side is more than "
-                    f"{limits.upload_aspect:g} times the other; crop it to the belt",
-                    400,
-                )
-            image.load()
-            return np.asarray(image.convert("RGB"))
-    # Pillow reports a PNG whose later chunks are damaged as a SyntaxError
-    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError) as err:
+        image = Image.open(io.BytesIO(data))
+    except UNREADABLE as err:
+        raise RequestError(f"the file is not a readable JPEG or PNG photo ({err})", 415) from None
+    if image.format not in UPLOAD_FORMATS:
+        image.close()
+        raise RequestError(f"a {image.format or 'non-image'} file; upload a JPEG or PNG photo", 415)
+    if image.width * image.height > limits.upload_pixels:
+        image.close()
+        raise RequestError(
+            f"the photo has {image.width}x{image.height} pixels; at most "
+            f"{millions(limits.upload_pixels)} are accepted",
+            413,
+        )
+    return image
+
+
+def millions(pixels: int) -> str:
+    return f"{pixels / 1e6:.3g} million"
+
+
+def decode_photo(image: Image.Image) -> np.ndarray:
+    """The photo's pixels as RGB uint8; 415 when they turn out to be damaged."""
+    try:
+        image.load()
+        return np.asarray(image.convert("RGB"))
+    except UNREADABLE as err:
         raise RequestError(f"the file is not a readable JPEG or PNG photo ({err})", 415) from None
 
 
@@ -430,16 +442,27 @@ def recolor_upload(
     translators: Any, data: bytes, filename: str | None, budget: HeavyBudget
 ) -> Recolored:
     """An uploaded photo recolored by the same call ``python -m progan translate`` makes, as
-    PNG named after the upload and the target color. A photo is decoded, padded and shrunk in
-    memory, so a large one takes a heavy-render slot (503 when none is free)."""
-    photo = read_photo(data, budget.limits)
-    try:
-        translator = translators.get()
-    except ProganError as err:
-        raise RequestError(str(err), 404) from None
-    png = budget.run(
-        photo.shape[0] * photo.shape[1],
-        lambda: latent.encode_png(translator.translate([photo])[0]),
-    )
+    PNG named after the upload and the target color. The photo is decoded, padded to the
+    translator's aspect and shrunk in memory: the padded size must keep to the pixel cap, and
+    a large photo takes a heavy-render slot before it is decoded (503 when none is free)."""
+    limits = budget.limits
+    with open_photo(data, limits) as image:
+        try:
+            translator = translators.get()
+        except ProganError as err:
+            raise RequestError(str(err), 404) from None
+        height, width = padded_shape((image.height, image.width), translator.res)
+        if height * width > limits.upload_pixels:
+            raise RequestError(
+                f"the photo is {image.width}x{image.height}: padded to the translator's "
+                f"{format_res(translator.res)} shape it would have {millions(height * width)} "
+                f"pixels, more than {millions(limits.upload_pixels)}; crop it to the belt",
+                413,
+            )
+
+        def translated() -> bytes:
+            return latent.encode_png(translator.translate([decode_photo(image)])[0])
+
+        png = budget.run(height * width, translated)
     stem = (filename or "photo").rsplit(".", 1)[0]
     return Recolored(png, f"{safe_name(stem)}-{translator.target}.png")

@@ -505,10 +505,10 @@ def export_model(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     # An export replaces its folder whole: only ever an older export, never a folder of models
     # (checkpoints/), a run folder or the model being read.
-    if out.exists() and not (out / MODEL_JSON).is_file():
+    if out.exists() and not (out / MODEL_JSON).is_file() and any(out.iterdir()):
         raise ProganError(
-            f"--out {args.out} exists and is not an export (no {MODEL_JSON}), and an export "
-            "replaces its folder whole; name a new folder, e.g. --out exports/mine"
+            f"--out {args.out} holds other files and no {MODEL_JSON}, and an export replaces "
+            "its folder whole; name a new or empty folder, e.g. --out exports/mine"
         )
     if out == Path(g.path).resolve():
         raise ProganError(f"--out {args.out} is the model being exported; name another folder")

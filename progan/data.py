@@ -45,17 +45,22 @@ def open_source(spec: str, data_root: Path) -> ImageSource:
     return named_source(spec, data_root)
 
 
+def padded_shape(shape: Shape, target: Shape) -> Shape:
+    """The (height, width) :func:`pad_to_aspect` gives an image of ``shape``: what it costs in
+    memory before it is shrunk, which a thin strip makes far larger than the image."""
+    (height, width), (t_height, t_width) = shape, target
+    if width * t_height > height * t_width:
+        return round(width * t_height / t_width), width
+    return height, round(height * t_width / t_height)
+
+
 def pad_to_aspect(image: np.ndarray, target: Shape) -> np.ndarray:
     """Centre ``image`` in black rows (or columns) so that it has the aspect ratio of ``target``.
 
     A 1280×720 photo and a 768×1280 target gain 24 black rows above and 24 below.
     """
     height, width = image.shape[:2]
-    t_height, t_width = target
-    if width * t_height > height * t_width:
-        new_height, new_width = round(width * t_height / t_width), width
-    else:
-        new_height, new_width = height, round(height * t_width / t_height)
+    new_height, new_width = padded_shape((height, width), target)
     if (new_height, new_width) == (height, width):
         return image
     padded = np.zeros((new_height, new_width, 3), dtype=np.uint8)

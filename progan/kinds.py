@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,27 +45,36 @@ def kinds_of_source(source: ImageSource) -> np.ndarray | None:
     if folder is None:
         return None
     manifest = _read_json(folder / MANIFEST)
-    settings = manifest.get("settings", {})
+    settings = _settings_of(manifest)
     if settings.get("dataset") != "laundry":  # the recolored set names its photos' settings
         photos, base = settings.get("laundry"), folder.parent / "laundry"
-        if photos is None or not (base / MANIFEST).is_file():
+        if not isinstance(photos, dict) or not (base / MANIFEST).is_file():
             return None
         manifest = _read_json(base / MANIFEST)
-        if manifest.get("settings") != photos:
+        if _settings_of(manifest) != photos:
             raise ProganError(
                 f"{folder} was recolored from other laundry photos than those in {base}; "
                 "rebuild it (python -m progan.datasets laundry-recolored)"
             )
-    shown = {
-        entry["name"]: [KINDS.index(item["kind"]) for item in entry["items"]]
-        for entry in manifest["images"]
-    }
+    try:
+        shown = {
+            entry["name"]: [KINDS.index(item["kind"]) for item in entry["items"]]
+            for entry in manifest["images"]
+        }
+    except (KeyError, TypeError, ValueError) as err:
+        raise ProganError(f"the laundry manifest beside {source.root} is damaged ({err})") from None
     rows = np.zeros((len(source.files), len(KINDS)), np.float32)
     for row, path in zip(rows, source.files, strict=True):
         if path.stem not in shown:
             raise ProganError(f"{path} is not in the laundry manifest; rebuild the data set")
         row[shown[path.stem]] = 1.0
     return rows
+
+
+def _settings_of(manifest: Any) -> dict:
+    """A manifest's settings; none for a manifest.json of some other shape (not ours)."""
+    settings = manifest.get("settings") if isinstance(manifest, dict) else None
+    return settings if isinstance(settings, dict) else {}
 
 
 def photo_ids(source: FolderSource) -> np.ndarray:
@@ -188,7 +198,7 @@ def cached_classifier(
     classifier = train_classifier(
         np.asarray(cache.arrays[res]), kinds[kept], photo_ids(source)[kept], cfg
     )
-    tmp = path.with_name(f".{path.name}.tmp.npz")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")  # two runs may train it at once
     np.savez(
         tmp,
         label_accuracy=classifier.held_out_label_accuracy,

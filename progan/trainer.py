@@ -179,9 +179,7 @@ class Trainer:
         self.source = open_source(cfg.data, data_root)
         self.cache = build_cache(self.source, self.shapes, data_root / "cache")
         self.labels = self._class_labels() if cfg.labels else None
-        # What each photo shows, on the laundry sets: phase ends from the kind classifier's
-        # stage up also report what it sees in the samples (progan/kinds.py).
-        self.kinds_shown = kinds.kinds_of_source(self.source)
+        self.kinds_shown = self._kinds_shown()
         self._check_data()
         self.net = self.cfg.network
         self._check_mbstd_groups()
@@ -301,6 +299,18 @@ class Trainer:
         network = dataclasses.replace(self.cfg.network, classes=found.classes)
         self.cfg = dataclasses.replace(self.cfg, network=network)
         return labels
+
+    def _kinds_shown(self) -> np.ndarray | None:
+        """What each photo shows, on the laundry sets: phase ends from the kind classifier's
+        stage up also report what it sees in the samples (progan/kinds.py). A laundry folder
+        that has become something else trains on without them."""
+        if not self.cfg.eval_images:
+            return None
+        try:
+            return kinds.kinds_of_source(self.source)
+        except ProganError as err:
+            log.warning("no kind figures at phase ends: %s", err)
+            return None
 
     def _labels_for(self, count: int) -> np.ndarray | None:
         """Labels for ``count`` generated images: every class in turn (None when unconditional),
@@ -895,7 +905,12 @@ class Trainer:
         name = f"{kimg:08.1f}kimg-{format_res(self.shapes[phase.stage])}-{phase.name}.png"
         Image.fromarray(grid).save(samples / name)
         self.write_export(phase.stage + 1, phases_done=index + 1)
-        scores = self.evaluate(phase.stage) if self.cfg.eval_images else {}
+        scores = {}
+        if self.cfg.eval_images:
+            try:
+                scores = self.evaluate(phase.stage)
+            except (ProganError, ValueError, OSError) as err:  # a figure never stops a run
+                log.warning("phase %d: no evaluation (%s); training goes on", index, err)
         for key, value in scores.items():
             if self.writer is not None:
                 self.writer.add_scalar(f"eval/{key}", value, step=self.images_shown)

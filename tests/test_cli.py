@@ -426,13 +426,15 @@ def test_export_replaces_only_an_older_export_and_keeps_what_was_measured_on_it(
     models = tmp_path / "models"  # a folder of models, like checkpoints/
     (models / "keep").mkdir(parents=True)
     for out, message in [
-        (models, "exists and is not an export"),
-        (tmp_path, "exists and is not an export"),
+        (models, "holds other files and no model.json"),
+        (tmp_path, "holds other files and no model.json"),
         (model, "is the model being exported"),
     ]:
         with pytest.raises(ProganError, match=message):
             cli.main([*argv, str(out)])
     assert (models / "keep").is_dir() and (model / COLORS_JSON).is_file()
+    (tmp_path / "empty").mkdir()  # made for it: an empty folder is taken
+    assert cli.main([*argv, str(tmp_path / "empty")]) == 0
 
 
 def test_a_cpu_only_start_prints_no_cuda_lines_but_keeps_real_errors(tmp_path):

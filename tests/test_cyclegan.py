@@ -248,12 +248,15 @@ def test_train_flags_are_checked_before_tensorflow_and_a_resume_keeps_the_runs_o
 
 
 def test_evaluate_reads_the_shipped_translators_own_log_and_checks_outputs_first(tmp_path):
-    from progan.cyclegan.__main__ import main
+    from progan.cyclegan.__main__ import log_folder, main
     from progan.errors import ProganError
 
-    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor"
-    curve = loss_curve(shipped)  # its own metrics.jsonl, not ProGAN's one folder up
+    shipped = load_translator(None).path  # checkpoints/recolor
+    assert log_folder(shipped) == shipped  # its own metrics.jsonl, not ProGAN's one folder up
+    curve = loss_curve(log_folder(shipped))
     assert len(curve) >= 2 and all(np.isfinite(curve))
+    run = tmp_path / "run"  # a run's log is beside its export
+    assert log_folder(run / "export") == run
     for flags, message in [
         (["--figure", str(tmp_path / "f.gif")], "must end in .png"),
         (["--table", str(tmp_path / "no" / "t.md")], "its folder does not exist"),

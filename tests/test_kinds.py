@@ -125,3 +125,30 @@ def test_phase_ends_from_the_classifiers_stage_up_report_what_it_sees(tmp_path):
     assert logged == pytest.approx([r["kind_fd"] for r in records[3:]], rel=1e-6)
     # trained at the first of them, then read back: one classifier, where evaluate looks
     assert len(list((root / "cache").glob("*/kinds-20x12-*.npz"))) == 1
+
+
+def test_a_manifest_of_another_shape_means_no_kinds_and_a_changed_laundry_folder_trains_on(
+    tmp_path, caplog
+):
+    from training_helpers import tiny_config
+
+    from progan.trainer import Trainer
+
+    root = make_small_laundry(tmp_path / "data")
+    plain = tmp_path / "plain"
+    shutil.copytree(root / "laundry" / "images", plain)
+    for other in ("[1, 2]", '{"settings": "v2"}', '{"settings": {"laundry": 3}}'):
+        (plain / "manifest.json").write_text(other)  # some other project's manifest.json
+        assert kinds.kinds_of_source(FolderSource(plain)) is None
+    photos = root / "laundry" / "images"
+    extra = photos / "zz-mine.jpg"
+    shutil.copy(next(photos.glob("*.jpg")), extra)  # a photo the manifest does not know
+    with pytest.raises(ProganError, match="is not in the laundry manifest"):
+        kinds.kinds_of_source(FolderSource(photos))
+    trainer = Trainer(tiny_config(tmp_path / "run", photos, max_res=(3, 5)))
+    assert trainer.kinds_shown is None and "no kind figures at phase ends" in caplog.text
+    manifest = json.loads((root / "laundry" / "manifest.json").read_text())
+    (root / "laundry" / "manifest.json").write_text(json.dumps(manifest | {"images": 7}))
+    extra.unlink()
+    with pytest.raises(ProganError, match="manifest beside .* is damaged"):
+        kinds.kinds_of_source(FolderSource(photos))

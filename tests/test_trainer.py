@@ -475,7 +475,8 @@ def test_the_cpu_preset_has_noise_inputs_and_a_new_run_may_go_without(tmp_path, 
         (["--log-every", "0"], "--log-every must be at least 1"),
         (["--keep", "0"], "--keep must be at least 1"),
         (["--save-every-min", "0"], "--save-every-min must be more than 0"),
-        (["--eval-images", "-1"], "--eval-images must be at least 0"),
+        (["--eval-images", "-1"], "--eval-images must be 0 .* or at least 2, got -1"),
+        (["--eval-images", "1"], "--eval-images must be 0 .* or at least 2, got 1"),
         (["--kimg-per-phase", "-5"], "--kimg-per-phase must be more than 0"),
         (["--epochs-per-res", "0"], "--epochs-per-res must be more than 0"),
         (["--lr", "0"], "--lr must be more than 0"),
@@ -485,6 +486,19 @@ def test_numeric_flags_below_their_least_are_refused(tmp_path, flags, message):
     argv = ["--out", str(tmp_path / "run"), *flags]
     with pytest.raises(ProganError, match=message):
         train.config_from_args(train.build_parser().parse_args(argv), argv)
+
+
+def test_a_failing_phase_end_evaluation_does_not_stop_the_run(image_folder, tmp_path, caplog):
+    class Unmeasurable(Trainer):
+        def evaluate(self, stage):
+            raise ValueError("evaluation needs at least 2 fakes and 4 reals")
+
+    trainer = Unmeasurable(tiny_config(tmp_path / "run", image_folder, max_res=(6, 10)))
+    trainer.train()
+    assert trainer.images_shown == 144 and (tmp_path / "run" / "export").is_dir()
+    logged = checkpoints.read_log(tmp_path / "run" / trainer_module.METRICS_JSONL)
+    assert len(logged) == 3 and not any("swd" in r for r in logged)
+    assert "phase 0: no evaluation (evaluation needs at least 2 fakes" in caplog.text
 
 
 def test_eval_images_reaches_the_run(tmp_path):

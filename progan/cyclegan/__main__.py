@@ -174,9 +174,7 @@ def evaluate(args: argparse.Namespace) -> int:
         outputs.append(out)
         name = Path(path).resolve()
         name = name.parent.name if name.name == "export" else name.name
-        # a run's log is beside its export/; a shipped translator keeps its own
-        exported = translator.path.name == "export"
-        curve = loss_curve(translator.path.parent if exported else translator.path)
+        curve = loss_curve(log_folder(translator.path))
         rows.append((name, scores(photos, out, truth, belt), translator.info, curve))
     rows.append(("mask-based truth", scores(photos, truth, truth, belt), None, None))
     lines = [
@@ -205,6 +203,12 @@ def evaluate(args: argparse.Namespace) -> int:
         Image.fromarray(image_grid(grid, columns=len(photos[shown]))).save(args.figure)
         print(f"wrote {args.figure} (rows: photo, {', '.join(map(str, args.models))}, truth)")
     return 0
+
+
+def log_folder(translator: Path) -> Path:
+    """Where a translator's training log is: its run folder, above a run's export/, or the
+    translator's own folder (a shipped one keeps its log, checkpoints/ holds ProGAN's)."""
+    return translator.parent if translator.name == "export" else translator
 
 
 def _split_of(config: dict) -> dict:
