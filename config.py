@@ -299,8 +299,6 @@ class StudioLimits:
     cache_bytes: int = 64 * 2**20
     # An uploaded photo for the recolor page: at most this many bytes and pixels (a camera's
     # 1280x720 frame is 0.9 MP; the pixel cap stops decompression bombs), JPEG or PNG.
-    # The pixel cap holds for the photo as the translator pads it to its own 5:3 too: a thin
-    # strip within the cap would pad to gigabytes.
     upload_bytes: int = 16 * 2**20
     upload_pixels: int = 40_000_000
 

@@ -346,6 +346,11 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     optimizer = cfg.optimizer
     if args.lr is not None:
         optimizer = dataclasses.replace(optimizer, learning_rate=args.lr)
+    # Workers save one after another; with one checkpoint kept, a worker dying mid-save leaves
+    # no step that every worker holds.
+    keep = changes.get("keep_checkpoints", cfg.keep_checkpoints)
+    if changes.get("strategy", cfg.strategy) == "multiworker" and keep < 2:
+        raise ProganError("--strategy multiworker needs --keep 2 or more (a common checkpoint)")
     command = " ".join(shlex.quote(a) for a in ["python", "train.py", *argv])
     return dataclasses.replace(
         cfg,

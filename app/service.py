@@ -25,10 +25,9 @@ from PIL import Image
 from app.model import ModelHolder, ModelRegistry, Snapshot
 from config import COLORS, LATENT_LIMITS, SHIFT_METHOD, STUDIO_LIMITS, StudioLimits
 from progan import colors, latent
-from progan.data import padded_shape
 from progan.errors import ProganError
-from progan.resolution import format_res
 from progan.resolution import parse_res as shape_of
+from progan.sources import UNREADABLE
 
 # Longest number text turned into an int; longer ones are refused by their text alone (Python
 # refuses int() of very long strings, and no valid seed, frame count or delay is that long).
@@ -385,10 +384,6 @@ def model_info(holder: ModelHolder, registry: ModelRegistry) -> dict[str, Any]:
 UPLOAD_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "MPO": "JPEG"}  # MPO: a phone's JPEG
 
 
-# Pillow reports a PNG whose later chunks are damaged as a SyntaxError
-UNREADABLE = (OSError, Image.DecompressionBombError, ValueError, SyntaxError)
-
-
 def open_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> Image.Image:
     """An uploaded photo's header: JPEG or PNG within the pixel limit; 400, 413 or 415 with a
     message otherwise (the byte limit is the app's ``MAX_CONTENT_LENGTH``). Nothing is decoded
@@ -442,27 +437,18 @@ def recolor_upload(
     translators: Any, data: bytes, filename: str | None, budget: HeavyBudget
 ) -> Recolored:
     """An uploaded photo recolored by the same call ``python -m progan translate`` makes, as
-    PNG named after the upload and the target color. The photo is decoded, padded to the
-    translator's aspect and shrunk in memory: the padded size must keep to the pixel cap, and
-    a large photo takes a heavy-render slot before it is decoded (503 when none is free)."""
-    limits = budget.limits
-    with open_photo(data, limits) as image:
+    PNG named after the upload and the target color. The photo is decoded and shrunk in
+    memory, so a large one takes a heavy-render slot before it is decoded (503 when none is
+    free); a thin strip costs no more (:func:`progan.data.fit_to` shrinks it before padding)."""
+    with open_photo(data, budget.limits) as image:
         try:
             translator = translators.get()
         except ProganError as err:
             raise RequestError(str(err), 404) from None
-        height, width = padded_shape((image.height, image.width), translator.res)
-        if height * width > limits.upload_pixels:
-            raise RequestError(
-                f"the photo is {image.width}x{image.height}: padded to the translator's "
-                f"{format_res(translator.res)} shape it would have {millions(height * width)} "
-                f"pixels, more than {millions(limits.upload_pixels)}; crop it to the belt",
-                413,
-            )
 
         def translated() -> bytes:
             return latent.encode_png(translator.translate([decode_photo(image)])[0])
 
-        png = budget.run(height * width, translated)
+        png = budget.run(image.width * image.height, translated)
     stem = (filename or "photo").rsplit(".", 1)[0]
     return Recolored(png, f"{safe_name(stem)}-{translator.target}.png")

@@ -25,6 +25,9 @@ from progan.export import COLORS_JSON
 from progan.quiet import import_backend
 
 PROG = "python -m progan"
+# The most images or latents one count flag asks for: ~100 MB of 128-d latents, a few hours of
+# rendering on two cores; far past it is a typo.
+COUNT_MOST = 200_000
 
 
 def load_model(path: str | None) -> Any:
@@ -76,11 +79,22 @@ def single_seed(text: str) -> int:
     return seeds[0]
 
 
-def positive_int(text: str) -> int:
-    """An argparse type, so a bad count fails before the model loads."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-    return int(text)
+def count(least: int = 1, most: int = COUNT_MOST) -> Any:
+    """An argparse type for a count in ``[least, most]``, so a bad one fails before the model
+    loads, and a typo of a few more digits is refused instead of filling the memory."""
+
+    def parse(text: str) -> int:
+        digits = text.strip()
+        if not digits.isdigit() or len(digits) > 10 or not least <= int(digits) <= most:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {least} to {most}, got {text!r}"
+            )
+        return int(digits)
+
+    return parse
+
+
+positive_int = count()
 
 
 def add_model_flag(parser: argparse.ArgumentParser) -> None:
@@ -316,7 +330,7 @@ def add_evaluate(commands: Any) -> None:
     )
     parser.add_argument(
         "--n",
-        type=positive_int,
+        type=count(least=2),
         default=4096,
         help="generated images (and twice as many reals) (default: %(default)s)",
     )
@@ -361,6 +375,11 @@ def evaluate(args: argparse.Namespace) -> int:
     cache = build_cache(source, [parse_res(r) for r in g.resolutions], data_root / "cache")
     reals = metrics.sample_reals(cache.arrays[parse_res(res)], 2 * args.n)
     n = len(reals) // 2
+    if n < 2:
+        raise ProganError(
+            f"{source.name} has {len(reals)} readable images; evaluate needs at least 4 "
+            "(half against the generated images, half for the floor)"
+        )
     seeds = range(args.first_seed, args.first_seed + n)
     if seeds[-1] >= latent.SEED_LIMIT:
         raise ProganError(
@@ -553,7 +572,7 @@ def add_quantize(commands: Any) -> None:
 
 def quantize(args: argparse.Namespace) -> int:
     from config import DATA_ROOT
-    from progan.data import open_source, pad_to_aspect, resize_area
+    from progan.data import fit_to, open_source
     from progan.quantize import kmeans_images
     from progan.resolution import parse_res
 
@@ -568,7 +587,7 @@ def quantize(args: argparse.Namespace) -> int:
     names = [p.relative_to(source.root).with_suffix(".png") for p in getattr(source, "files", [])]
 
     def prepared(image: np.ndarray) -> np.ndarray:
-        return image if target is None else resize_area(pad_to_aspect(image, target), target)
+        return image if target is None else fit_to(image, target)
 
     if args.strip:
         out = output_path(args.strip, "quantization.png", ".png")
@@ -621,10 +640,10 @@ def add_translate(commands: Any) -> None:
 
 def translate(args: argparse.Namespace) -> int:
     import_backend()
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from progan.cyclegan.translator import load_translator
-    from progan.sources import IMAGE_SUFFIXES, to_rgb
+    from progan.sources import IMAGE_SUFFIXES, UNREADABLE, to_rgb
 
     root = Path(args.images)
     if not root.is_dir():
@@ -637,7 +656,7 @@ def translate(args: argparse.Namespace) -> int:
         try:
             with Image.open(path) as image:
                 photo = to_rgb(image)
-        except (OSError, UnidentifiedImageError, ValueError):
+        except UNREADABLE:
             unreadable.append(path.name)
             continue
         save_png(

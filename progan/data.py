@@ -13,6 +13,7 @@ continues the exact stream it left, and a batch split across replicas is the sam
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -67,6 +68,20 @@ def pad_to_aspect(image: np.ndarray, target: Shape) -> np.ndarray:
     top, left = (new_height - height) // 2, (new_width - width) // 2
     padded[top : top + height, left : left + width] = image
     return padded
+
+
+def fit_to(image: np.ndarray, target: Shape) -> np.ndarray:
+    """``image`` padded to ``target``'s aspect and area-resized to it, as every consumer of
+    photos prepares them (cache, translator, quantize). An image far off that aspect (a strip)
+    is shrunk before it is padded, so the padding never costs more memory than about four
+    target-sized images; any other image is padded at full size, exactly as before."""
+    height, width = image.shape[:2]
+    padded_height, padded_width = padded_shape((height, width), target)
+    factor = padded_height / (2 * target[0])
+    if factor > 1 and padded_height * padded_width > 4 * height * width:
+        smaller = (max(1, round(height / factor)), max(1, round(width / factor)))
+        image = resize_area(image, smaller)
+    return resize_area(pad_to_aspect(image, target), target)
 
 
 def resize_area(image: np.ndarray, target: Shape) -> np.ndarray:
@@ -136,7 +151,7 @@ def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> S
         key = f"{fingerprint}-{format_res(stages[-1])}-{base}-v{CACHE_VERSION}"
         folder = Path(cache_root) / f"{source.name}-{key}"
         _write_cache(source, stages, folder)
-    meta = json.loads((folder / "meta.json").read_text())
+    meta = _read_meta(folder)
     arrays = {
         stage: np.load(folder / f"{format_res(stage)}.npy", mmap_mode="r") for stage in stages
     }
@@ -147,16 +162,34 @@ def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> S
 
 def _cache_holding(cache_root: Path, prefix: str, base: str, stages: list[Shape]) -> Path | None:
     """The smallest complete cache of this source and base that holds all of ``stages``."""
-    wanted = {format_res(stage) for stage in stages}
     best: tuple[int, Path] | None = None
-    for meta_path in cache_root.glob(f"{prefix}-*-{base}-v{CACHE_VERSION}/meta.json"):
-        meta = json.loads(meta_path.read_text())
-        held = meta["stages"]
-        # Caches written before kept.npy existed cannot say which files they skipped.
-        knows_kept = meta["skipped"] == 0 or (meta_path.parent / KEPT).is_file()
-        if knows_kept and wanted <= set(held) and (best is None or len(held) < best[0]):
-            best = (len(held), meta_path.parent)
+    pattern = f"{glob.escape(prefix)}-*-{base}-v{CACHE_VERSION}"
+    for folder in cache_root.glob(pattern):
+        held = _usable_stages(folder, stages)
+        if held is not None and (best is None or held < best[0]):
+            best = (held, folder)
     return None if best is None else best[1]
+
+
+def _usable_stages(folder: Path, stages: list[Shape]) -> int | None:
+    """How many stages the cache in ``folder`` holds, if it holds ``stages`` and can be used:
+    caches written before kept.npy existed cannot say which files they skipped, and one whose
+    meta.json cannot be read is no cache."""
+    try:
+        meta = _read_meta(folder)
+    except ProganError:
+        return None
+    knows_kept = meta["skipped"] == 0 or (folder / KEPT).is_file()
+    held = set(meta["stages"])
+    return len(held) if knows_kept and {format_res(s) for s in stages} <= held else None
+
+
+def _read_meta(folder: Path) -> dict:
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        return meta | {"count": int(meta["count"]), "skipped": int(meta["skipped"])}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ProganError(f"the cache in {folder} is damaged ({err}); delete the folder") from err
 
 
 def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None:
@@ -165,10 +198,26 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
     A cache is never seen half-built, and processes building the same cache at once (workers
     of one machine) each finish their own copy; the first rename wins, the rest are dropped.
     """
-    top = stages[-1]
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        _write_stages(source, stages, tmp)
+    except BaseException:  # Ctrl-C too: a half-built copy (gigabytes) is never left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        tmp.rename(folder)
+    except OSError:  # the folder exists: another process completed the same cache first,
+        if _usable_stages(folder, stages) is None:  # or it is a stale or damaged copy
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp.rename(folder)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_stages(source: ImageSource, stages: list[Shape], tmp: Path) -> None:
+    top = stages[-1]
     top_path = tmp / f"{format_res(top)}.npy"
     capacity = len(source)
     out = np.lib.format.open_memmap(top_path, mode="w+", dtype=np.uint8, shape=(capacity, *top, 3))
@@ -176,7 +225,7 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
     kept = np.empty(capacity, dtype=np.int64)
     desc = f"caching {source.name} at {format_res(top)}"
     for image in progress_bar(source.images(), total=capacity, desc=desc, unit="img", leave=False):
-        out[count] = resize_area(pad_to_aspect(image, top), top)
+        out[count] = fit_to(image, top)
         # A source lists a file it cannot read in ``skipped`` before yielding the next one, so
         # the images read plus the files skipped so far is this image's position.
         kept[count] = count + len(source.skipped)
@@ -191,13 +240,20 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
             source.name,
         )
     if count == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise ProganError(f"no readable images in {source.name}")
     out.flush()
     del out
-    if count < capacity:
-        trimmed = np.load(top_path, mmap_mode="r")[:count].copy()
-        np.save(top_path, trimmed)
+    if count < capacity:  # copied in blocks: the top stage may not fit in memory
+        full = np.load(top_path, mmap_mode="r")
+        trimmed_path = tmp / f"trimmed-{top_path.name}"
+        trimmed = np.lib.format.open_memmap(
+            trimmed_path, mode="w+", dtype=np.uint8, shape=(count, *top, 3)
+        )
+        for start in range(0, count, 256):
+            trimmed[start : start + 256] = full[start : min(start + 256, count)]
+        trimmed.flush()
+        del trimmed, full
+        os.replace(trimmed_path, top_path)
     above = np.load(top_path, mmap_mode="r")
     for stage in reversed(stages[:-1]):
         level = np.lib.format.open_memmap(
@@ -217,10 +273,6 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
             }
         )
     )
-    try:
-        tmp.rename(folder)
-    except OSError:  # another process completed the same cache first
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ METHODS = ("slerp", "lerp")
 # How frames become a GIF; part of the studio's ETags, so a new recipe means new URLs' bytes.
 GIF_RECIPE = "pillow: one fast-octree palette of 256 colors for all frames, no dither"
 
-_SEED_PART = re.compile(r"^(\d+)(?:-(\d+))?$")
+# A seed has at most 10 digits (2**32 - 1 has 10); longer digit runs are no seed, and Python
+# refuses to read runs of thousands of digits as an int at all.
+_SEED_PART = re.compile(r"^(\d{1,10})(?:-(\d{1,10}))?$")
 
 
 # Seeds -------------------------------------------------------------------------------------------

@@ -52,7 +52,9 @@ def laplacian_pyramid(images: np.ndarray) -> list[np.ndarray]:
     while min(levels[-1].shape[1:3]) // 2 >= MIN_LEVEL_SIDE:
         levels.append(pyramid_down(levels[-1]))
     for k in range(len(levels) - 1):
-        levels[k] = levels[k] - pyramid_up(levels[k + 1])
+        # an odd side halves up (ceil), so the upsampled level may be one row or column over
+        height, width = levels[k].shape[1:3]
+        levels[k] = levels[k] - pyramid_up(levels[k + 1])[:, :height, :width]
     return levels
 
 
@@ -142,8 +144,18 @@ def _ssim_terms(x: np.ndarray, y: np.ndarray, max_val: float = 255.0):
     return ssim.mean(axis=(1, 2, 3)), cs.mean(axis=(1, 2, 3))
 
 
-def ms_ssim(images_a: np.ndarray, images_b: np.ndarray) -> np.ndarray:
-    """MS-SSIM of each pair ``(images_a[i], images_b[i])`` of uint8 images; 1 for identical."""
+def ms_ssim(images_a: np.ndarray, images_b: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """MS-SSIM of each pair ``(images_a[i], images_b[i])`` of uint8 images; 1 for identical.
+
+    Pairs are independent, so they are measured ``chunk`` at a time: 4096 pairs at 320x192 in
+    float64 would take 12 GB at once."""
+    if len(images_a) > chunk:
+        return np.concatenate(
+            [
+                ms_ssim(images_a[i : i + chunk], images_b[i : i + chunk], chunk)
+                for i in range(0, len(images_a), chunk)
+            ]
+        )
     x = np.asarray(images_a, np.float64)
     y = np.asarray(images_b, np.float64)
     values = []

@@ -42,6 +42,17 @@ class ImageSource(Protocol):
     def images(self) -> Iterator[np.ndarray]: ...
 
 
+# What Pillow raises for a file it cannot decode: a damaged PNG chunk after the first is a
+# SyntaxError, an image over its pixel limit a DecompressionBombError (neither an OSError).
+UNREADABLE = (
+    OSError,
+    UnidentifiedImageError,
+    ValueError,
+    SyntaxError,
+    Image.DecompressionBombError,
+)
+
+
 def to_rgb(image: Image.Image) -> np.ndarray:
     """Any PIL mode -> H×W×3 uint8; transparent pixels become black, like the padding."""
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
@@ -90,7 +101,7 @@ class FolderSource:
                 with Image.open(path) as image:
                     image.load()
                     array = to_rgb(image)
-            except (OSError, UnidentifiedImageError, ValueError) as err:
+            except UNREADABLE as err:
                 log.warning("skipping unreadable image %s: %s", path, err)
                 self.skipped.append(path)
                 continue

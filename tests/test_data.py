@@ -8,10 +8,12 @@ from PIL import Image
 from progan.data import (
     BatchSpec,
     build_cache,
+    fit_to,
     global_batch,
     halve,
     open_source,
     pad_to_aspect,
+    resize_area,
     step_dataset,
 )
 from progan.errors import ProganError
@@ -30,6 +32,19 @@ def test_tall_image_gets_black_columns():
     padded = pad_to_aspect(np.full((100, 50, 3), 9, np.uint8), (4, 4))
     assert padded.shape == (100, 100, 3)
     assert not padded[:, :25].any() and (padded[:, 25:75] == 9).all()
+
+
+def test_fit_to_shrinks_a_strip_before_padding_and_leaves_photos_as_they_were():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)
+    for target in ((48, 80), (12, 20)):  # a photo near the aspect: padded at full size, as ever
+        expected = resize_area(pad_to_aspect(photo, target), target)
+        np.testing.assert_array_equal(fit_to(photo, target), expected)
+    strip = np.full((10, 100_000, 3), 200, np.uint8)  # padded first: 60000x100000, 18 GB
+    fitted = fit_to(strip, (48, 80))
+    assert fitted.shape == (48, 80, 3)
+    band = fitted[:, 40, 0] > 0  # a thin band across the middle, black padding above and below
+    assert band[20:28].any() and not band[:20].any() and not band[28:].any()
 
 
 def test_halve_is_exact_area_average():
@@ -211,6 +226,28 @@ def test_cache_records_which_source_images_it_kept(tmp_path):
     assert cache.arrays[(6, 10)][:, 3, 5, 0].tolist() == [40, 80, 80]
     reopened = build_cache(FolderSource(root), [(3, 5)], tmp_path / "cache")
     assert reopened.kept.tolist() == [1, 2, 3]
+    # a copy that cannot say what it kept (written before kept.npy) or whose meta.json is
+    # damaged is built again in its place, not read with the wrong images under the labels
+    for damage in ("kept", "meta"):
+        if damage == "kept":
+            (cache.folder / "kept.npy").unlink()
+        else:
+            (cache.folder / "meta.json").write_text('{"count": ')
+        rebuilt = build_cache(FolderSource(root), [(3, 5), (6, 10)], tmp_path / "cache")
+        assert rebuilt.folder == cache.folder and rebuilt.kept.tolist() == [1, 2, 3]
+
+
+def test_an_interrupted_cache_build_leaves_nothing_behind(tmp_path):
+    root = _write_classes(tmp_path / "data", {"a": 3})
+
+    class Interrupted(FolderSource):
+        def images(self):
+            yield from list(super().images())[:2]
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_cache(Interrupted(root), [(3, 5)], tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def _labeled_spec(counts=(2, 6, 12), batch_size=6, n_critic=1):

@@ -61,6 +61,20 @@ def test_levels_follow_the_image_size():
     assert len(swd(images, images)) == 3 + 1  # per level, then the average
 
 
+def test_an_odd_side_halves_up_and_its_level_still_subtracts():
+    images = smooth_images(8, (40, 72))[:, :33, :66]  # --max-res 264x132 has a 66x33 stage
+    levels = laplacian_pyramid(images)
+    assert [lv.shape[1:3] for lv in levels] == [(33, 66), (17, 33)]
+    # a band-pass level of a smooth image is small next to the image itself
+    assert np.abs(levels[0]).mean() < 0.2 * np.abs(images.astype(np.float32)).mean()
+    assert swd(images, images)[-1] == 0
+
+
+def test_ms_ssim_in_chunks_is_the_same_per_pair():
+    a, b = smooth_images(10, seed=1), smooth_images(10, seed=2)
+    np.testing.assert_allclose(ms_ssim(a, b, chunk=3), ms_ssim(a, b), rtol=1e-12)
+
+
 def test_reals_floor_is_far_below_noise(reals):
     floor = swd(reals[:64], reals[64:])[-1]
     noise = np.random.default_rng(1).integers(0, 256, reals[:64].shape, dtype=np.uint8)

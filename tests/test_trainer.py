@@ -480,6 +480,7 @@ def test_the_cpu_preset_has_noise_inputs_and_a_new_run_may_go_without(tmp_path, 
         (["--kimg-per-phase", "-5"], "--kimg-per-phase must be more than 0"),
         (["--epochs-per-res", "0"], "--epochs-per-res must be more than 0"),
         (["--lr", "0"], "--lr must be more than 0"),
+        (["--strategy", "multiworker", "--keep", "1"], "multiworker needs --keep 2 or more"),
     ],
 )
 def test_numeric_flags_below_their_least_are_refused(tmp_path, flags, message):

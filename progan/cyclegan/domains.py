@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from config import CycleGANConfig, LaundryConfig
-from progan.data import pad_to_aspect, resize_area
+from progan.data import fit_to
 from progan.datasets import laundry
 from progan.errors import ProganError
 from progan.progress import progress_bar
@@ -57,7 +57,7 @@ def load_photo(path: Path, res: tuple[int, int]) -> np.ndarray:
             pixels = np.asarray(image.convert("RGB"))
     except OSError as err:
         raise ProganError(f"cannot read {path}: {err}") from err
-    return resize_area(pad_to_aspect(pixels, res), res)
+    return fit_to(pixels, res)
 
 
 def laundry_domains(cfg: CycleGANConfig, laundry_cfg: LaundryConfig = laundry.DEFAULT) -> Domains:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from config import DEFAULT_MODEL_DIR
-from progan.data import pad_to_aspect, resize_area
+from progan.data import fit_to
 from progan.errors import ProganError
 from progan.resolution import Shape
 
@@ -72,7 +72,7 @@ class Translator:
 
     def prepare(self, photo: np.ndarray) -> np.ndarray:
         """A photo (H×W×3 uint8, any size) as the translator sees it."""
-        return resize_area(pad_to_aspect(np.asarray(photo, np.uint8), self.res), self.res)
+        return fit_to(np.asarray(photo, np.uint8), self.res)
 
     def translate(self, photos: list[np.ndarray] | np.ndarray) -> np.ndarray:
         """Photos (each H×W×3 uint8, any size) -> N×h×w×3 uint8 at the translator's resolution."""
