@@ -209,7 +209,11 @@ class Trainer:
             self.ckpt_dir
         )
         if self.cfg.resume and not has_checkpoint:
-            raise ProganError(f"nothing to resume in {self.run_dir}: it has no checkpoint")
+            where = self.run_dir if self.is_chief else self.ckpt_dir  # a worker's own folder
+            raise ProganError(
+                f"nothing to resume in {where}: it has no checkpoint"
+                + ("" if self.is_chief else " (every worker needs --out on a shared disk)")
+            )
         if not self.cfg.resume and has_checkpoint:
             raise ProganError(
                 f"{self.run_dir} already holds a run; add --resume to continue it "
