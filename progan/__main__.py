@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ def single_seed(text: str) -> int:
     return seeds[0]
 
 
-def count(least: int = 1, most: int = COUNT_MOST) -> Any:
+def count(least: int = 1, most: int = COUNT_MOST) -> Callable[[str], int]:
     """An argparse type for a count in ``[least, most]``, so a bad one fails before the model
     loads, and a typo of a few more digits is refused instead of filling the memory."""
 
@@ -92,9 +92,6 @@ def count(least: int = 1, most: int = COUNT_MOST) -> Any:
         return int(digits)
 
     return parse
-
-
-positive_int = count()
 
 
 def add_model_flag(parser: argparse.ArgumentParser) -> None:
@@ -262,19 +259,19 @@ def add_prototypes(commands: Any) -> None:
     add_model_flag(parser)
     parser.add_argument(
         "--n",
-        type=positive_int,
+        type=count(),
         default=PROTOTYPES.n,
         help="latents averaged per color (default: %(default)s)",
     )
     parser.add_argument(
         "--samples",
-        type=positive_int,
+        type=count(),
         default=PROTOTYPES.max_samples,
         help="most seeds sampled to find them (default: %(default)s)",
     )
     parser.add_argument(
         "--success-seeds",
-        type=positive_int,
+        type=count(),
         default=PROTOTYPES.success_seeds,
         help="seeds the success rate is measured on (default: %(default)s)",
     )
