@@ -58,16 +58,27 @@ def naive_blueprint(holder):
 
     g = holder.generator
     inputs = keras.Input((g.latent_dim,))
-    model = keras.Model(inputs, g.network(inputs, stage=g.stages - 1))
+    if g.classes:  # a conditional model draws its default class, as the studio's "original"
+        labels = keras.Input((), dtype="int32")
+        top = g.network(inputs, stage=g.stages - 1, labels=labels)
+        model = keras.Model([inputs, labels], top)
+        label = g.label_indices(latent.default_label(g), 1)
+    else:
+        model = keras.Model(inputs, g.network(inputs, stage=g.stages - 1))
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        given = [z, np.repeat(label, len(z))] if g.classes else z
+        return model.predict(given, verbose=0)
+
     top_height = g.shapes[-1][0]
-    model.predict(latent.seed_latents([0], g.latent_dim), verbose=0)
+    predict(latent.seed_latents([0], g.latent_dim))
     blueprint = Blueprint("naive", __name__)
 
     @blueprint.get("/naive/generate/<res>/<seed>")
     def naive(res: str, seed: str) -> Response:
         snapshot = holder.current()
         res, seed = service.parse_res(snapshot, res), service.parse_seed(seed)
-        images = model.predict(latent.seed_latents([seed], g.latent_dim), verbose=0)
+        images = predict(latent.seed_latents([seed], g.latent_dim))
         height, width = g.shape_of(res)
         factor = top_height // height
         image = np.clip(images[0], -1, 1).reshape(height, factor, width, factor, 3).mean((1, 3))
@@ -85,7 +96,7 @@ def naive_blueprint(holder):
         factor = top_height // height
         images = []
         for vector in latent.interpolation_latents(z[0], z[1], frames, "slerp"):
-            image = np.clip(model.predict(vector[None], verbose=0)[0], -1, 1)
+            image = np.clip(predict(vector[None])[0], -1, 1)
             image = image.reshape(height, factor, width, factor, 3).mean((1, 3))
             images.append((image * 127.5 + 128).astype(np.uint8))
         return Response(latent.encode_gif(np.stack(images), 80), mimetype="image/gif")

@@ -108,7 +108,7 @@ def main() -> None:
     )
     print("|---|---|---:|---:|" + "---:|" * (len(CATEGORIES) + 1), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = bench_trainer(args.preset, args.max_res, "fp32", Path(tmp))
+        trainer = bench_trainer(args.preset, args.max_res, "-", "fp32", Path(tmp))
         for stage, shape in enumerate(trainer.shapes):
             for fade in (True, False) if stage else (False,):
                 r = profile_phase(trainer, Phase(stage, fade, 10**9), args.steps, Path(tmp))
