@@ -166,7 +166,9 @@ def take_screenshots(
                 "([...document.querySelectorAll('#colors img')])"
             )
             page.screenshot(path=paths[-1], full_page=True)
-        if page.request.get(f"{url}/api/translator").json()["available"] and photo.is_file():
+        if not photo.is_file():
+            print(f"no recolor screenshot: {photo} is missing (python -m progan.datasets laundry)")
+        elif page.request.get(f"{url}/api/translator").json()["available"]:
             paths.append(out / "studio_recolor.png")
             page.goto(f"{url}/recolor")
             page.wait_for_function("!document.querySelector('#recolor').disabled")
