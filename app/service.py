@@ -345,6 +345,9 @@ def model_info(holder: ModelHolder, registry: ModelRegistry) -> dict[str, Any]:
         "default_model": registry.default.name,
         "conditional": bool(g.classes),
         "classes": list(g.classes),
+        # what a page draws when it asks for no color (the interpolation page's ends): the
+        # class the middle image and the GIF draw too
+        "default_color": latent.default_label(g) or "original",
         "dataset": g.metadata.get("dataset"),
         "created": g.metadata.get("created"),
         "resolutions": list(g.resolutions),

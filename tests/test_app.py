@@ -562,6 +562,14 @@ def test_a_color_the_conditional_model_lacks_is_a_404(tmp_path) -> None:
     assert "it draws red, white" in error_message(client.get("/generate/40x24/1/blue"), 404)
     info = client.get("/api/model").get_json()
     assert [c["available"] for c in info["colors"]] == [False, True, False, False, True]
+    # without an "original" class, what the pages draw uncolored is its first class, which the
+    # middle image draws too
+    assert info["default_color"] == "red"
+    g = load_generator(tmp_path / "two")
+    middle = decode_png(client.get("/interpolate/40x24/1/2/0.0"))
+    end = decode_png(client.get("/generate/40x24/1/red"))
+    np.testing.assert_array_equal(middle, end)
+    assert g.classes == ["red", "white"]
 
 
 def test_every_export_under_checkpoints_is_found(tmp_path, plain_model: Path) -> None:

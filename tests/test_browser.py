@@ -241,6 +241,37 @@ def test_browsing_stops_at_the_servers_first_and_last_seed(tab: Tab) -> None:
     assert page.is_disabled("#prev")
 
 
+def test_pages_of_a_model_whose_classes_are_not_all_colors(chromium, tmp_path) -> None:
+    """Two colors and no "original": the interpolation page's ends draw its first class;
+    classes that are no color at all: the generate page says it cannot show the model."""
+    import dataclasses
+
+    from config import NetworkConfig
+    from tests.browser_helpers import NETWORK
+
+    def with_classes(*classes: str) -> NetworkConfig:
+        return dataclasses.replace(NETWORK, classes=classes)
+
+    two = make_model(tmp_path / "two", network=with_classes("red", "white"))
+    pets = make_model(tmp_path / "pets", network=with_classes("cat", "dog"))
+    config = {"MODEL_PATH": [str(two), str(pets)]}
+    with LiveServer(create_app(config)) as live:
+        tab = Tab(chromium, live.url)
+        try:
+            tab.open("/interpolation?res=20x12&a=3&b=9")
+            for image in ("#end-a", "#end-b", "#middle"):
+                wait_for_image(tab.page, image)
+            assert route(src(tab, "#end-a")) == "/generate/20x12/3/red"
+            assert tab.page.locator("#error").is_hidden()
+            tab.open("/?model=pets")
+            error = tab.page.locator("#error")
+            error.wait_for(state="visible")
+            assert "its classes (cat, dog) are none of the colors" in error.inner_text()
+            assert tab.page.is_disabled("#generate")
+        finally:
+            tab.context.close()
+
+
 def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:
     tab.open("/")
     page = tab.page

@@ -52,6 +52,11 @@ function fillColors(wanted) {
   );
   const usable = model.colors.some((c) => c.name === wanted && c.available);
   const first = model.colors.find((c) => c.available);
+  if (!first) {
+    throw new Error(
+      `its classes (${model.classes.join(", ")}) are none of the colors this studio draws`,
+    );
+  }
   colorSelect.value = usable ? wanted : first.name;
   const help = $("color-help");
   if (model.conditional) {
@@ -69,7 +74,12 @@ function fillColors(wanted) {
   }
 }
 
+// Each generate() is a new request of the page; the outcome of an older one (another view,
+// seed or color) must not write into the newer one's caption, details or error box.
+let request = 0;
+
 function generate() {
+  request += 1;
   showError(errorBox, "");
   const res = resSelect.value;
   const seed = seedInput.value.trim();
@@ -85,16 +95,17 @@ function generate() {
   colorRow.classList.toggle("d-none", shown !== "colors");
   download.classList.toggle("d-none", shown !== "single");
   updateBrowse(seed);
+  const mine = request;
   if (shown === "grid") {
-    showGrid(res, seedNumber(seed), color);
+    showGrid(res, seedNumber(seed), color, mine);
   } else if (shown === "colors") {
-    showColors(res, seedNumber(seed));
+    showColors(res, seedNumber(seed), mine);
   } else {
-    showSingle(res, seed, color);
+    showSingle(res, seed, color, mine);
   }
 }
 
-async function showSingle(res, seed, color) {
+async function showSingle(res, seed, color, mine) {
   setRatio(single, res);
   caption.textContent = `seed ${seed} · ${res} · ${color}`;
   details.innerHTML = "&nbsp;";
@@ -102,7 +113,7 @@ async function showSingle(res, seed, color) {
   result.alt = `Generated image of seed ${seed} at ${res}, color ${color}`;
   const url = routes.generate(res, seed, color);
   const outcome = await loadImage(result, url, (message) => showError(errorBox, message));
-  if (outcome.stale) return;
+  if (outcome.stale || mine !== request) return;
   if (outcome.ok) {
     setLink(download, url, `seed${seed}-${res}-${color}.png`);
     details.textContent = `${result.naturalWidth} × ${result.naturalHeight} pixels, shown enlarged`;
@@ -112,25 +123,25 @@ async function showSingle(res, seed, color) {
   }
 }
 
-function showGrid(res, first, color) {
+function showGrid(res, first, color, mine) {
   const start = Math.min(first, SEED_MAX - GRID_SIZE + 1);
   const seeds = Array.from({ length: GRID_SIZE }, (_, i) => start + i);
   caption.textContent = `seeds ${seeds[0]}–${seeds[GRID_SIZE - 1]} · ${res} · ${color}`;
   const items = seeds.map((seed) => ({ seed, color, label: `seed ${seed}` }));
-  return showCells(grid, res, items);
+  return showCells(grid, res, items, mine);
 }
 
 /** The same seed in every color the model can draw, side by side. */
-function showColors(res, seed) {
+function showColors(res, seed, mine) {
   caption.textContent = `seed ${seed} · ${res} · every color`;
   const items = model.colors
     .filter((c) => c.available)
     .map((c) => ({ seed, color: c.name, label: c.name }));
-  return showCells(colorRow, res, items);
+  return showCells(colorRow, res, items, mine);
 }
 
 /** Fill ``container`` with one clickable image per item; a click opens that image alone. */
-async function showCells(container, res, items) {
+async function showCells(container, res, items, mine) {
   details.textContent = "Choose an image to open it alone.";
   setLink(download, null);
   const template = $("grid-cell");
@@ -154,7 +165,7 @@ async function showCells(container, res, items) {
     ),
   );
   const failed = outcomes.find((outcome) => outcome.ok === false);
-  if (failed) showError(errorBox, failed.message);
+  if (failed && mine === request) showError(errorBox, failed.message);
 }
 
 /** Previous/next step by one seed, or by a whole grid page. */
@@ -184,7 +195,13 @@ async function init() {
   }
   const state = readState({ res: "", seed: "", color: "original", view: "single" });
   fillResolutions(resSelect, model, state.res);
-  fillColors(state.color);
+  try {
+    fillColors(state.color);
+  } catch (err) {
+    showError(errorBox, `This model cannot be shown here: ${err.message}.`);
+    $("generate").disabled = true;
+    return;
+  }
   seedInput.value = state.seed || randomSeed();
   const views = { grid: "view-grid", colors: "view-colors" };
   $(views[state.view] || "view-single").checked = true;

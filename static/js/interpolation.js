@@ -31,6 +31,7 @@ const download = $("download-gif");
 // Several images load at once; the page shows the first failure's message and clears it only
 // when a new round of loading starts.
 let round = 0;
+let model;
 
 function position() {
   return Number(slider.value).toFixed(2);
@@ -57,8 +58,10 @@ function seedsMissing({ a, b }) {
   return true;
 }
 
-/** A GIF made for other seeds or another resolution is no longer what the page shows. */
+/** A GIF made for other seeds or another resolution is no longer what the page shows: one
+ * still loading is dropped too (a newer token makes its outcome stale). */
 function dropGif() {
+  gif.dataset.token = String(Number(gif.dataset.token || 0) + 1);
   gifBox.classList.add("d-none");
   gif.removeAttribute("src");
   setLink(download, null);
@@ -77,8 +80,9 @@ function showEnds() {
   }
   $("label-a").textContent = `seed ${s.a}`;
   $("label-b").textContent = `seed ${s.b}`;
-  loadImage($("end-a"), routes.generate(s.res, s.a, "original")).then((o) => report(o, mine));
-  loadImage($("end-b"), routes.generate(s.res, s.b, "original")).then((o) => report(o, mine));
+  const color = model.default_color;
+  loadImage($("end-a"), routes.generate(s.res, s.a, color)).then((o) => report(o, mine));
+  loadImage($("end-b"), routes.generate(s.res, s.b, color)).then((o) => report(o, mine));
   showMiddle();
 }
 
@@ -104,9 +108,13 @@ async function makeGif() {
   setLink(download, null);
   const url = routes.gif(s.res, s.a, s.b, s.frames, s.delay);
   $("make-gif").disabled = true;
-  const outcome = await loadImage(gif, url, (message) => showError(errorBox, message));
-  $("make-gif").disabled = false;
-  if (outcome.stale) return;
+  let outcome;
+  try {
+    outcome = await loadImage(gif, url, (message) => showError(errorBox, message));
+  } finally {
+    $("make-gif").disabled = false;
+  }
+  if (outcome.stale || mine !== round) return;
   if (outcome.ok) {
     setLink(download, url, `seed${s.a}-seed${s.b}-${s.res}-${s.frames}f.gif`);
   } else {
@@ -116,7 +124,6 @@ async function makeGif() {
 }
 
 async function init() {
-  let model;
   try {
     model = await loadModel();
   } catch (err) {

@@ -2,7 +2,7 @@
 // needed), download the result. The translator is described by /api/translator; the photo is
 // sent to POST /api/recolor, which answers PNG or a JSON message.
 
-import { errorText, fetchWhenFree, showError } from "./studio.js";
+import { errorText, fetchWhenFree, setLink, showError } from "./studio.js";
 
 const $ = (id) => document.getElementById(id);
 const root = document.body.dataset.root || "";
@@ -49,8 +49,7 @@ form.addEventListener("submit", async (event) => {
   urls = [URL.createObjectURL(file)];
   before.src = urls[0];
   after.removeAttribute("src");
-  download.classList.add("disabled");
-  download.setAttribute("aria-disabled", "true");
+  setLink(download, null); // the last result's URL was just revoked
   $("result").classList.remove("d-none");
   busy(true);
   const body = new FormData();
@@ -64,11 +63,8 @@ form.addEventListener("submit", async (event) => {
     const url = URL.createObjectURL(await response.blob());
     urls.push(url);
     after.src = url;
-    download.href = url;
     const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
-    download.download = name ? name[1] : "recolored.png";
-    download.classList.remove("disabled");
-    download.setAttribute("aria-disabled", "false");
+    setLink(download, url, name ? name[1] : "recolored.png");
   } catch (err) {
     showError(errorBox, err.message);
   } finally {

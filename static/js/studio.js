@@ -176,15 +176,18 @@ export async function loadImage(img, url, onBusy = () => {}) {
     return { ok: false, message };
   };
   settle(true);
-  let response;
   try {
-    response = await fetchWhenFree(url, {}, onBusy, stale);
+    const response = await fetchWhenFree(url, {}, onBusy, stale);
+    if (stale()) return { stale: true };
+    if (!response.ok) {
+      const message = await errorText(response);
+      return stale() ? { stale: true } : fail(message);
+    }
+    await response.blob(); // read to the end, so the answer is complete in the cache
   } catch (err) {
     return stale() ? { stale: true } : fail(`the server could not be reached (${err.message})`);
   }
   if (stale()) return { stale: true };
-  if (!response.ok) return fail(await errorText(response));
-  await response.blob(); // read to the end, so the answer is complete in the cache
   onBusy("");
   return new Promise((resolve) => {
     img.onload = () => {
