@@ -26,6 +26,7 @@ equal kimg, where the code that makes the data could make any amount?
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import subprocess
@@ -82,16 +83,28 @@ def training_data(name: str, args: argparse.Namespace) -> str:
 
 
 def train(name: str, folder: Path, kimg_per_phase: float, args: argparse.Namespace) -> None:
-    if (folder / "export" / "model.json").is_file():
-        return
-    run(
-        [sys.executable, "train.py", "--data", training_data(name, args), "--out", str(folder)]
+    """Train the recipe into ``folder``, or keep what a run of the same command left there (a
+    rerun carries on where an interrupted benchmark stopped); a folder trained by another
+    command is refused, so a table never shows old numbers under new flags."""
+    flags = (
+        ["--data", training_data(name, args), "--out", str(folder)]
         + ["--max-res", args.max_res, "--kimg-per-phase", f"{kimg_per_phase:.3f}"]
         + ["--eval-images", "0", "--save-every-min", "30", "--seed", str(args.seed)]
         + (["--batch-sizes", args.batch_sizes] if args.batch_sizes else [])
-        + RECIPES[name],
-        folder.with_suffix(".log"),
+        + RECIPES[name]
     )
+    record = folder.with_suffix(".flags.json")
+    if folder.exists():
+        if not record.is_file() or json.loads(record.read_text()) != flags:
+            raise SystemExit(
+                f"{folder} was trained with other flags than this benchmark's; give another "
+                "--runs folder or delete it"
+            )
+        if (folder / "export" / "model.json").is_file():
+            return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(flags))
+    run([sys.executable, "train.py", *flags], folder.with_suffix(".log"))
 
 
 def kimg_for_minutes(name: str, folder: Path, args: argparse.Namespace) -> float:
@@ -113,7 +126,9 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     folder.parent.mkdir(parents=True, exist_ok=True)
     kimg = kimg_for_minutes(name, folder, args) if args.minutes else args.kimg_per_phase
     train(name, folder, kimg, args)
-    result = folder / "evaluate.json"
+    # one result per evaluation setting: another --n or --data measures again
+    setting = hashlib.sha1(json.dumps([args.n, args.data]).encode()).hexdigest()[:8]
+    result = folder / f"evaluate-{setting}.json"
     if not result.is_file():
         run(
             [
@@ -130,9 +145,10 @@ def measure(name: str, args: argparse.Namespace) -> dict:
             log,
         )
     model = json.loads((folder / "export" / "model.json").read_text())
+    trained = json.loads((folder / "config.json").read_text())["schedule"]["kimg_per_phase"]
     return {
         "recipe": name,
-        "kimg_per_phase": kimg,
+        "kimg_per_phase": trained,
         "seconds": model["train_seconds"],
         "images": model["images_shown"],
         **json.loads(result.read_text()),
@@ -184,7 +200,9 @@ def main() -> None:
     )
     header = [
         f"`python bench/quality_budget.py --recipes {','.join(names)} {budget_flag} "
-        f"--max-res {args.max_res} --data {args.data} --n {args.n} --seed {args.seed}` "
+        f"--max-res {args.max_res} --data {args.data} --n {args.n} --seed {args.seed}"
+        + (f" --batch-sizes {args.batch_sizes}" if args.batch_sizes else "")
+        + "` "
         f"({platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')})",
         "",
         "| recipe | kimg per phase | minutes | images/s | "
