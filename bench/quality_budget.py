@@ -94,17 +94,25 @@ def train(name: str, folder: Path, kimg_per_phase: float, args: argparse.Namespa
         + RECIPES[name]
     )
     record = folder.with_suffix(".flags.json")
+    done = folder.with_suffix(".done")  # train.py returned: every phase trained
     if folder.exists():
         if not record.is_file() or json.loads(record.read_text()) != flags:
             raise SystemExit(
                 f"{folder} was trained with other flags than this benchmark's; give another "
                 "--runs folder or delete it"
             )
-        if (folder / "export" / "model.json").is_file():
-            return
+        if not done.is_file():  # an interrupted benchmark: the run carries on exactly
+            run([sys.executable, "train.py", "--out", str(folder), "--resume"], log_of(folder))
+            done.touch()
+        return
     folder.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(flags))
-    run([sys.executable, "train.py", *flags], folder.with_suffix(".log"))
+    run([sys.executable, "train.py", *flags], log_of(folder))
+    done.touch()
+
+
+def log_of(folder: Path) -> Path:
+    return folder.with_suffix(".log")
 
 
 def kimg_for_minutes(name: str, folder: Path, args: argparse.Namespace) -> float:
@@ -122,7 +130,7 @@ def kimg_for_minutes(name: str, folder: Path, args: argparse.Namespace) -> float
 
 def measure(name: str, args: argparse.Namespace) -> dict:
     folder = Path(args.runs).expanduser() / name
-    log = folder.with_suffix(".log")
+    log = log_of(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     kimg = kimg_for_minutes(name, folder, args) if args.minutes else args.kimg_per_phase
     train(name, folder, kimg, args)

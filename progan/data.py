@@ -46,6 +46,11 @@ def open_source(spec: str, data_root: Path) -> ImageSource:
     return named_source(spec, data_root)
 
 
+# The most pixels fit_to pads at full size (~100 MB as RGB): far above any camera's photo padded
+# to 5:3, far below what a 40-megapixel upload of another aspect would pad to.
+FIT_PAD_MOST = 32_000_000
+
+
 def padded_shape(shape: Shape, target: Shape) -> Shape:
     """The (height, width) :func:`pad_to_aspect` gives an image of ``shape``: what it costs in
     memory before it is shrunk, which a thin strip makes far larger than the image."""
@@ -72,13 +77,15 @@ def pad_to_aspect(image: np.ndarray, target: Shape) -> np.ndarray:
 
 def fit_to(image: np.ndarray, target: Shape) -> np.ndarray:
     """``image`` padded to ``target``'s aspect and area-resized to it, as every consumer of
-    photos prepares them (cache, translator, quantize). An image far off that aspect (a strip)
-    is shrunk before it is padded, so the padding never costs more memory than about four
-    target-sized images; any other image is padded at full size, exactly as before."""
+    photos prepares them (cache, translator, quantize). An image far off that aspect (a strip),
+    or one whose padded copy would pass :data:`FIT_PAD_MOST` pixels, is shrunk to about twice
+    the target before it is padded; any other image (a camera's photo) is padded at full size,
+    exactly as before."""
     height, width = image.shape[:2]
     padded_height, padded_width = padded_shape((height, width), target)
     factor = padded_height / (2 * target[0])
-    if factor > 1 and padded_height * padded_width > 4 * height * width:
+    padded = padded_height * padded_width
+    if factor > 1 and (padded > 4 * height * width or padded > FIT_PAD_MOST):
         smaller = (max(1, round(height / factor)), max(1, round(width / factor)))
         image = resize_area(image, smaller)
     return resize_area(pad_to_aspect(image, target), target)
@@ -187,7 +194,12 @@ def _usable_stages(folder: Path, stages: list[Shape]) -> int | None:
 def _read_meta(folder: Path) -> dict:
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        return meta | {"count": int(meta["count"]), "skipped": int(meta["skipped"])}
+        stages = [str(stage) for stage in meta["stages"]]
+        return meta | {
+            "count": int(meta["count"]),
+            "skipped": int(meta["skipped"]),
+            "stages": stages,
+        }
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ProganError(f"the cache in {folder} is damaged ({err}); delete the folder") from err
 
@@ -211,9 +223,14 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
     except OSError:  # the folder exists: another process completed the same cache first,
         if _usable_stages(folder, stages) is None:  # or it is a stale or damaged copy
             shutil.rmtree(folder, ignore_errors=True)
-            tmp.rename(folder)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                tmp.rename(folder)
+                return
+            except OSError:  # another process put its copy there meanwhile
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+        if _usable_stages(folder, stages) is None:
+            raise ProganError(f"cannot replace the damaged cache in {folder}; delete it") from None
 
 
 def _write_stages(source: ImageSource, stages: list[Shape], tmp: Path) -> None:

@@ -62,7 +62,7 @@ def level_count(shape: tuple[int, int]) -> int:
     """How many SWD levels an image of ``(height, width)`` has."""
     count, side = 1, min(shape)
     while side // 2 >= MIN_LEVEL_SIDE:
-        count, side = count + 1, side // 2
+        count, side = count + 1, (side + 1) // 2  # as pyramid_down halves: an odd side up
     return count
 
 

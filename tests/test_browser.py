@@ -268,6 +268,10 @@ def test_pages_of_a_model_whose_classes_are_not_all_colors(chromium, tmp_path) -
             error.wait_for(state="visible")
             assert "its classes (cat, dog) are none of the colors" in error.inner_text()
             assert tab.page.is_disabled("#generate")
+            tab.open("/interpolation?model=pets")
+            error.wait_for(state="visible")
+            assert "its classes (cat, dog) are no colors" in error.inner_text()
+            assert tab.page.is_disabled("#make-gif")
         finally:
             tab.context.close()
 

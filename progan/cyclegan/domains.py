@@ -25,6 +25,7 @@ from progan.errors import ProganError
 from progan.progress import progress_bar
 from progan.quantize import kmeans_images
 from progan.resolution import format_res
+from progan.sources import UNREADABLE
 
 SPLITS = ("train_a", "train_b", "test_a", "test_truth", "test_belt")
 
@@ -55,7 +56,7 @@ def load_photo(path: Path, res: tuple[int, int]) -> np.ndarray:
     try:
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGB"))
-    except OSError as err:
+    except UNREADABLE as err:
         raise ProganError(f"cannot read {path}: {err}") from err
     return fit_to(pixels, res)
 

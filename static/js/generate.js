@@ -112,7 +112,8 @@ async function showSingle(res, seed, color, mine) {
   setLink(download, null);
   result.alt = `Generated image of seed ${seed} at ${res}, color ${color}`;
   const url = routes.generate(res, seed, color);
-  const outcome = await loadImage(result, url, (message) => showError(errorBox, message));
+  const waiting = (message) => mine === request && showError(errorBox, message);
+  const outcome = await loadImage(result, url, waiting);
   if (outcome.stale || mine !== request) return;
   if (outcome.ok) {
     setLink(download, url, `seed${seed}-${res}-${color}.png`);

@@ -62,6 +62,7 @@ function seedsMissing({ a, b }) {
  * still loading is dropped too (a newer token makes its outcome stale). */
 function dropGif() {
   gif.dataset.token = String(Number(gif.dataset.token || 0) + 1);
+  $("make-gif").disabled = false; // the dropped one may never settle: its src is gone
   gifBox.classList.add("d-none");
   gif.removeAttribute("src");
   setLink(download, null);
@@ -140,6 +141,12 @@ async function init() {
     delay: String(limits.default_delay_ms),
   });
   fillResolutions(resSelect, model, s.res);
+  if (!model.colors.some((c) => c.name === model.default_color && c.available)) {
+    const classes = model.classes.join(", ");
+    showError(errorBox, `This model cannot be shown here: its classes (${classes}) are no colors.`);
+    for (const button of document.querySelectorAll("button")) button.disabled = true;
+    return;
+  }
   seedA.value = s.a || randomSeed();
   seedB.value = s.b || randomSeed();
   slider.value = s.t;
