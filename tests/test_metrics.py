@@ -65,6 +65,9 @@ def test_an_odd_side_halves_up_and_its_level_still_subtracts():
     images = smooth_images(8, (40, 72))[:, :33, :66]  # --max-res 264x132 has a 66x33 stage
     levels = laplacian_pyramid(images)
     assert [lv.shape[1:3] for lv in levels] == [(33, 66), (17, 33)]
+    for side in (33, 63, 64):  # the count the trainer logs matches the pyramid SWD builds
+        square = smooth_images(1, (64, 64))[:, :side, :side]
+        assert level_count((side, side)) == len(laplacian_pyramid(square))
     # a band-pass level of a smooth image is small next to the image itself
     assert np.abs(levels[0]).mean() < 0.2 * np.abs(images.astype(np.float32)).mean()
     assert swd(images, images)[-1] == 0
