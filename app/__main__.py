@@ -7,13 +7,12 @@ before the port opens, so the first visitor does not wait for TensorFlow.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
 
-from progan.cli import Parser, run
+from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
 from progan.quiet import import_backend
 
@@ -66,19 +65,6 @@ class QueueDepthLog(logging.Filter):
         record.args = (depth, self.deepest)
         self.last, self.deepest = now, 0
         return True
-
-
-def whole_number(lo: int, hi: int) -> Callable[[str], int]:
-    """An argparse type for an integer in ``[lo, hi]``, so a bad flag fails before TF loads."""
-
-    def parse(text: str) -> int:
-        if not text.isdigit() or not lo <= int(text) <= hi:
-            raise argparse.ArgumentTypeError(
-                f"must be a whole number from {lo} to {hi}, got {text!r}"
-            )
-        return int(text)
-
-    return parse
 
 
 def check_address(host: str, port: int) -> None:

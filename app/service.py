@@ -396,7 +396,7 @@ def open_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> Image.Image
     try:
         image = Image.open(io.BytesIO(data))
     except UNREADABLE as err:
-        raise RequestError(f"the file is not a readable JPEG or PNG photo ({err})", 415) from None
+        raise unreadable_photo(err) from None
     if image.format not in UPLOAD_FORMATS:
         image.close()
         raise RequestError(f"a {image.format or 'non-image'} file; upload a JPEG or PNG photo", 415)
@@ -410,6 +410,10 @@ def open_photo(data: bytes, limits: StudioLimits = STUDIO_LIMITS) -> Image.Image
     return image
 
 
+def unreadable_photo(err: Exception) -> RequestError:
+    return RequestError(f"the file is not a readable JPEG or PNG photo ({err})", 415)
+
+
 def millions(pixels: int) -> str:
     return f"{pixels / 1e6:.3g} million"
 
@@ -420,7 +424,7 @@ def decode_photo(image: Image.Image) -> np.ndarray:
         image.load()
         return np.asarray(image.convert("RGB"))
     except UNREADABLE as err:
-        raise RequestError(f"the file is not a readable JPEG or PNG photo ({err})", 415) from None
+        raise unreadable_photo(err) from None
 
 
 def safe_name(stem: str) -> str:

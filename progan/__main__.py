@@ -19,7 +19,7 @@ import numpy as np
 
 from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_METHOD, SHIFT_METHODS
 from progan import colors, latent
-from progan.cli import Parser, run
+from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
 from progan.export import COLORS_JSON
 from progan.quiet import import_backend
@@ -79,19 +79,9 @@ def single_seed(text: str) -> int:
     return seeds[0]
 
 
-def count(least: int = 1, most: int = COUNT_MOST) -> Callable[[str], int]:
-    """An argparse type for a count in ``[least, most]``, so a bad one fails before the model
-    loads, and a typo of a few more digits is refused instead of filling the memory."""
-
-    def parse(text: str) -> int:
-        digits = text.strip()
-        if not digits.isdigit() or len(digits) > 10 or not least <= int(digits) <= most:
-            raise argparse.ArgumentTypeError(
-                f"must be a whole number from {least} to {most}, got {text!r}"
-            )
-        return int(digits)
-
-    return parse
+def count(least: int = 1) -> Callable[[str], int]:
+    """A count flag's argparse type: at least ``least``, at most :data:`COUNT_MOST`."""
+    return whole_number(least, COUNT_MOST)
 
 
 def add_model_flag(parser: argparse.ArgumentParser) -> None:

@@ -24,6 +24,22 @@ class Parser(argparse.ArgumentParser):
         fail(f"{message} (see {self.prog} --help)")
 
 
+def whole_number(least: int, most: int) -> Callable[[str], int]:
+    """An argparse type for a whole number in ``[least, most]``, so a bad count, port or size
+    fails before any model loads, and a typo of a few more digits is refused instead of filling
+    the memory."""
+
+    def parse(text: str) -> int:
+        digits = text.strip()
+        if not digits.isdigit() or len(digits) > 10 or not least <= int(digits) <= most:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {least} to {most}, got {text!r}"
+            )
+        return int(digits)
+
+    return parse
+
+
 def fail(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
