@@ -32,8 +32,9 @@ from config import (
 )
 from progan import backend, widen
 from progan.backend import BACKENDS
-from progan.cli import Parser, run
+from progan.cli import Parser, real_number, run, whole_number
 from progan.errors import ProganError
+from progan.latent import SEED_LIMIT
 from progan.quiet import import_tensorflow
 from progan.resolution import base_for, format_res, parse_res, stage_index, stage_shapes
 
@@ -72,10 +73,12 @@ def build_parser() -> Parser:
     p.add_argument("--preset", choices=sorted(PRESETS), help="network and schedule (default cpu)")
     p.add_argument("--max-res", help="last stage, WIDTHxHEIGHT (default 80x48)")
     p.add_argument("--base", help="first stage, WIDTHxHEIGHT (default: halve --max-res)")
-    p.add_argument("--kimg-per-phase", type=float, help="thousands of images per phase")
+    p.add_argument(
+        "--kimg-per-phase", type=real_number(0, above=True), help="thousands of images per phase"
+    )
     p.add_argument(
         "--epochs-per-res",
-        type=float,
+        type=real_number(0, above=True),
         help="epochs of the data per stage (fade-in + stabilize), instead of kimg",
     )
     p.add_argument(
@@ -86,12 +89,12 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--final-kimg",
-        type=float,
+        type=real_number(0),
         help="thousands of images to keep training at the top stage after its stabilize phase",
     )
     p.add_argument(
         "--final-lr",
-        type=float,
+        type=real_number(0, above=True),
         help="Adam's learning rate at the last chunk of the --final-kimg training: the chunks step "
         "down geometrically from --lr to it (e.g. 1e-4; default: --lr throughout)",
     )
@@ -108,22 +111,28 @@ def build_parser() -> Parser:
         "zero strength (its images unchanged)",
     )
     p.add_argument("--batch-sizes", help="comma-separated global batch per stage, e.g. 64,64,32")
-    p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 1)")
+    p.add_argument(
+        "--n-critic", type=whole_number(1), help="critic steps per generator step (default 1)"
+    )
     p.add_argument(
         "--loss",
         choices=LOSSES,
         help="wgan-gp (the paper's, default) or logistic-r1 (non-saturating, lazy R1 on reals)",
     )
-    p.add_argument("--r1-gamma", type=float, help="R1 weight γ of --loss logistic-r1 (default 1)")
+    p.add_argument(
+        "--r1-gamma", type=real_number(0), help="R1 weight γ of --loss logistic-r1 (default 1)"
+    )
     p.add_argument(
         "--augment",
         help="DiffAugment on everything the critic sees: translation, cutout or "
         "translation,cutout; 'none' turns it off on --resume",
     )
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    p.add_argument(
+        "--lr", type=real_number(0, above=True), help="Adam learning rate (default 1e-3)"
+    )
     p.add_argument(
         "--ema-kimg",
-        type=float,
+        type=real_number(0, above=True),
         help="half-life of the generator's moving average in kimg (cpu preset 2.5 for its short "
         "phases, paper 11.08); may change on --resume, e.g. longer for --final-kimg",
     )
@@ -134,13 +143,25 @@ def build_parser() -> Parser:
         default=None,
         help="no horizontal-flip augmentation",
     )
-    p.add_argument("--seed", type=int, help="seed of weights, data order and latents")
-    p.add_argument("--save-every-min", type=float, help="minutes between checkpoints (default 10)")
-    p.add_argument("--keep", type=int, dest="keep_checkpoints", help="checkpoints kept (default 3)")
-    p.add_argument("--log-every", type=int, dest="log_every_steps", help="steps between logs")
+    p.add_argument(
+        "--seed",
+        type=whole_number(0, SEED_LIMIT - 1),
+        help="seed of weights, data order and latents",
+    )
+    p.add_argument(
+        "--save-every-min",
+        type=real_number(0, above=True),
+        help="minutes between checkpoints (default 10)",
+    )
+    p.add_argument(
+        "--keep", type=whole_number(1), dest="keep_checkpoints", help="checkpoints kept (default 3)"
+    )
+    p.add_argument(
+        "--log-every", type=whole_number(1), dest="log_every_steps", help="steps between logs"
+    )
     p.add_argument(
         "--eval-images",
-        type=int,
+        type=whole_number(0),
         help="images for the SWD/MS-SSIM evaluation at every phase end (default 256; 0 off)",
     )
     p.add_argument(
@@ -172,37 +193,11 @@ def build_parser() -> Parser:
     return p
 
 
-# Numeric flags and the least each takes: a zero interval or count would divide by zero, save
-# after every step or keep no checkpoint, and it would be saved in config.json for every resume.
-LEAST = {
-    "--save-every-min": ("save_every_min", 0.0, "minutes"),
-    "--keep": ("keep_checkpoints", 1, "checkpoints"),
-    "--log-every": ("log_every_steps", 1, "steps"),
-    "--kimg-per-phase": ("kimg_per_phase", 0.0, "thousands of images"),
-    "--epochs-per-res": ("epochs_per_res", 0.0, "passes over the data"),
-    "--lr": ("lr", 0.0, "e.g. 1e-3"),
-}
-
-
-def check_numbers(args) -> None:
-    """Refuse a numeric flag below its least (a float's least is excluded: it must be more)."""
-    for flag, (name, least, unit) in LEAST.items():
-        value = getattr(args, name)
-        if value is None:
-            continue
-        if isinstance(least, float) and value <= least:
-            raise ProganError(f"{flag} must be more than {least:g} ({unit}), got {value:g}")
-        if isinstance(least, int) and value < least:
-            raise ProganError(f"{flag} must be at least {least} ({unit}), got {value}")
-    if args.eval_images is not None and args.eval_images != 0 and args.eval_images < 2:
-        raise ProganError(
-            f"--eval-images must be 0 (no phase-end evaluation) or at least 2, got "
-            f"{args.eval_images}"
-        )
-
-
 def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
-    check_numbers(args)
+    """The run's settings: a new run's from the preset and flags, a resumed one's from its
+    config.json with the flags that may change (numbers were range-checked while parsing)."""
+    if args.eval_images == 1:  # SWD needs two images a side; a crash at the first phase end
+        raise ProganError("--eval-images must be 0 (no phase-end evaluation) or at least 2, got 1")
     out = Path(args.out) if args.out else DEFAULT_OUT
     start_from, exported_stages = "", 0
     if args.from_export:
@@ -307,24 +302,16 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     if args.epochs_per_res is not None:
         schedule["epochs_per_res"] = args.epochs_per_res
     if args.final_kimg is not None:
-        if args.final_kimg < 0:
-            raise ProganError("--final-kimg must be 0 or more")
         schedule["final_kimg"] = args.final_kimg
     if args.final_lr is not None:
-        if args.final_lr <= 0:
-            raise ProganError("--final-lr must be more than 0, e.g. 1e-4")
         schedule["final_lr"] = args.final_lr
     if schedule.get("final_lr", cfg.schedule.final_lr) and not schedule.get(
         "final_kimg", cfg.schedule.final_kimg
     ):
         raise ProganError("--final-lr needs --final-kimg: it sets the rate of the final training")
     if args.ema_kimg is not None:
-        if args.ema_kimg <= 0:
-            raise ProganError("--ema-kimg must be more than 0 (thousands of images)")
         schedule["ema_kimg"] = args.ema_kimg
     if args.n_critic is not None:
-        if args.n_critic < 1:
-            raise ProganError("--n-critic must be at least 1")
         schedule["n_critic"] = args.n_critic
     if args.batch_sizes:
         given = parse_positive_ints("--batch-sizes", args.batch_sizes)
@@ -333,8 +320,6 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
     if args.loss is not None:
         loss = dataclasses.replace(loss, kind=args.loss)
     if args.r1_gamma is not None:
-        if args.r1_gamma < 0:
-            raise ProganError("--r1-gamma must be 0 or more")
         loss = dataclasses.replace(loss, r1_gamma=args.r1_gamma)
     if args.augment is not None:
         changes["augment"] = parse_augment(args.augment)

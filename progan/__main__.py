@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_METHOD, SHIFT_METHODS
-from progan import colors, latent
+from progan import colors, files, latent
 from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
 from progan.export import COLORS_JSON
@@ -46,23 +46,14 @@ def load_model(path: str | None) -> Any:
 
 
 def write_file(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as err:
-        raise ProganError(f"cannot write {path}: {err.strerror or err}") from err
-    print(f"wrote {path}")
+    print(f"wrote {files.write_bytes(path, data)}")
 
 
 def save_png(image: np.ndarray, path: Path) -> None:
-    """One image of many into a folder tree: a folder that cannot be made or written is a user
-    error (one line), found at the first image."""
-    from PIL import Image
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(path)
-    except OSError as err:
-        raise ProganError(f"cannot write {path}: {err.strerror or err}") from err
+    """One image of many into a folder tree that is made as it fills (one line at the first
+    image when it cannot be)."""
+    files.make_folder(path.parent)
+    files.save_image(path, image)
 
 
 def output_path(text: str | None, default: str, suffix: str) -> Path:
@@ -544,7 +535,12 @@ def add_quantize(commands: Any) -> None:
     parser.add_argument(
         "--res", metavar="WxH", help="pad and resize to this first, as the trainer's cache does"
     )
-    parser.add_argument("--seed", type=int, default=0, help="of the k-means starts")
+    parser.add_argument(
+        "--seed",
+        type=whole_number(0, latent.SEED_LIMIT - 1),
+        default=0,
+        help="of the k-means starts",
+    )
     parser.add_argument("--data-root", help="where named data sets live (default data/)")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="DIR", help="write DIR/kK/NAME.png for every image")
@@ -553,7 +549,9 @@ def add_quantize(commands: Any) -> None:
         metavar="OUT.png",
         help="one image (--image) in full color, then at every K, left to right",
     )
-    parser.add_argument("--image", type=int, default=0, help="which image --strip shows")
+    parser.add_argument(
+        "--image", type=whole_number(0), default=0, help="which image --strip shows"
+    )
     parser.set_defaults(handler=quantize)
 
 
@@ -578,7 +576,7 @@ def quantize(args: argparse.Namespace) -> int:
 
     if args.strip:
         out = output_path(args.strip, "quantization.png", ".png")
-        if not 0 <= args.image < len(source):
+        if args.image >= len(source):
             raise ProganError(f"--image {args.image}: {source.name} has {len(source)} images")
         for index, image in enumerate(source.images()):
             if index == args.image:

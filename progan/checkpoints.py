@@ -2,16 +2,14 @@
 
 A checkpoint holds arrays by name (``generator/…``, ``discriminator/…``, ``generator_ema/…`` by
 variable path, ``g_opt/i`` and ``d_opt/i`` by position in the optimizer's variable list, and
-``counters/…``), so a run started under TensorFlow resumes under JAX and back. It is written to
-a temporary file, flushed to disk and renamed over its final name: a crash mid-save leaves the
-previous checkpoint whole. Runs written before this format (TensorFlow checkpoints) are read by
-the trainer under TensorFlow.
+``counters/…``), so a run started under TensorFlow resumes under JAX and back. It is written
+through :mod:`progan.files`: a crash mid-save leaves the previous checkpoint whole. Runs
+written before this format (TensorFlow checkpoints) are read by the trainer under TensorFlow.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from progan import files
 from progan.errors import ProganError
 
 NAME = re.compile(r"^ckpt-(\d+)\.npz$")
@@ -45,13 +44,7 @@ def has_legacy(folder: Path) -> bool:
 def save(folder: Path, step: int, arrays: dict[str, np.ndarray], keep: int) -> Path:
     """Write the checkpoint of ``step`` atomically and keep only the newest ``keep``."""
     folder.mkdir(parents=True, exist_ok=True)
-    final = path_for(folder, step)
-    tmp = folder / f".{final.name}.tmp"
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(final)
+    final = files.save_npz(path_for(folder, step), arrays)
     for old in steps(folder)[:-keep]:
         path_for(folder, old).unlink(missing_ok=True)
     return final
@@ -93,6 +86,4 @@ def trim_log(path: Path, keep: Callable[[dict], bool]) -> None:
     training after it runs again and logs again, so a crash leaves no record twice."""
     if not path.is_file():
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in read_log(path) if keep(r)))
-    tmp.replace(path)
+    files.write_text(path, "".join(json.dumps(r) + "\n" for r in read_log(path) if keep(r)))

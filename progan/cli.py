@@ -8,6 +8,7 @@ mistake reads the same everywhere.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -24,7 +25,7 @@ class Parser(argparse.ArgumentParser):
         fail(f"{message} (see {self.prog} --help)")
 
 
-def whole_number(least: int, most: int) -> Callable[[str], int]:
+def whole_number(least: int, most: int = 2**31 - 1) -> Callable[[str], int]:
     """An argparse type for a whole number in ``[least, most]``, so a bad count, port or size
     fails before any model loads, and a typo of a few more digits is refused instead of filling
     the memory."""
@@ -36,6 +37,24 @@ def whole_number(least: int, most: int) -> Callable[[str], int]:
                 f"must be a whole number from {least} to {most}, got {text!r}"
             )
         return int(digits)
+
+    return parse
+
+
+def real_number(least: float, *, above: bool = False) -> Callable[[str], float]:
+    """An argparse type for a finite number of at least ``least`` (more than it, with
+    ``above``): a zero interval or rate divides by zero or trains nothing, and ``nan`` would
+    pass every comparison a later check could make."""
+    bound = f"more than {least:g}" if above else f"{least:g} or more"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < least or (above and value == least):
+            raise argparse.ArgumentTypeError(f"must be a number {bound}, got {text!r}")
+        return value
 
     return parse
 

@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -59,6 +57,7 @@ from config import (
     ColorClassifierConfig,
     ColorEvaluationConfig,
 )
+from progan import files
 from progan.errors import ProganError
 from progan.export import COLORS_JSON, PROTOTYPES_JSON
 from progan.latent import SEED_RECIPE, check_images, check_res, default_label, seed_latents
@@ -414,10 +413,10 @@ def with_success(
 
 
 def save_prototypes(g: Any, prototypes: Prototypes) -> Path:
-    """Write ``prototypes.json`` into the model's folder atomically and give it to ``g``.
+    """Write ``prototypes.json`` into the model's folder and give it to ``g``.
 
-    A temporary file renamed over the old one means a studio loading the model meanwhile reads
-    either the old prototypes or the new, never half a file. ``g.prototypes`` is updated too, so
+    Written through :mod:`progan.files`: a studio loading the model meanwhile reads either the
+    old prototypes or the new, never half a file. ``g.prototypes`` is updated too, so
     the process that computed them can shift colors without reloading the network.
     """
     if prototypes.latent_dim != g.latent_dim:
@@ -425,29 +424,8 @@ def save_prototypes(g: Any, prototypes: Prototypes) -> Path:
             f"prototypes of size {prototypes.latent_dim} do not fit a model of size {g.latent_dim}"
         )
     data = prototypes.to_json()
-    target = write_json_atomically(Path(g.path) / PROTOTYPES_JSON, data)
+    target = files.write_json(Path(g.path) / PROTOTYPES_JSON, data)
     g.prototypes = data
-    return target
-
-
-def write_json_atomically(target: Path, data: Any) -> Path:
-    """``data`` as JSON in ``target``, by a synced temporary file renamed over it."""
-    temporary: str | None = None
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp"
-        )
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(data, handle, indent=1)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except OSError as err:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
-        raise ProganError(f"cannot write {target}: {err}") from err
     return target
 
 
@@ -709,7 +687,7 @@ def color_report(
 def save_color_figures(g: Any, figures: dict[str, Any]) -> Path:
     """Keep ``evaluate``'s color figures beside the model (``colors.json``), where the studio
     shows them: a conditional model has no prototypes to carry its measured accuracy."""
-    return write_json_atomically(Path(g.path) / COLORS_JSON, figures)
+    return files.write_json(Path(g.path) / COLORS_JSON, figures)
 
 
 def read_color_figures(folder: str | Path) -> dict[str, Any] | None:

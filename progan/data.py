@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from progan import files
 from progan.errors import ProganError
 from progan.progress import progress_bar
 from progan.quantize import kmeans_images
@@ -133,16 +134,15 @@ class StageCache:
         if not path.is_file():
             images = self.arrays[stage]
             folder.mkdir(exist_ok=True)
-            tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npy")
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=images.shape)
-            desc = f"{k} colors at {format_res(stage)}"
-            step = 256
-            for start in progress_bar(range(0, len(images), step), desc=desc, leave=False):
-                block = np.asarray(images[start : start + step])
-                out[start : start + step] = kmeans_images(block, k, seed, first_index=start)
-            out.flush()
-            del out
-            os.replace(tmp, path)
+            with files.replacing(path) as tmp:
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=images.shape)
+                desc = f"{k} colors at {format_res(stage)}"
+                step = 256
+                for start in progress_bar(range(0, len(images), step), desc=desc, leave=False):
+                    block = np.asarray(images[start : start + step])
+                    out[start : start + step] = kmeans_images(block, k, seed, first_index=start)
+                out.flush()
+                del out
         return np.load(path, mmap_mode="r")
 
 
@@ -215,6 +215,7 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
     tmp.mkdir(parents=True)
     try:
         _write_stages(source, stages, tmp)
+        files.sync_tree(tmp)
     except BaseException:  # Ctrl-C too: a half-built copy (gigabytes) is never left behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -225,12 +226,12 @@ def _write_cache(source: ImageSource, stages: list[Shape], folder: Path) -> None
             shutil.rmtree(folder, ignore_errors=True)
             try:
                 tmp.rename(folder)
-                return
             except OSError:  # another process put its copy there meanwhile
                 pass
         shutil.rmtree(tmp, ignore_errors=True)
         if _usable_stages(folder, stages) is None:
             raise ProganError(f"cannot replace the damaged cache in {folder}; delete it") from None
+    files.sync(folder.parent)
 
 
 def _write_stages(source: ImageSource, stages: list[Shape], tmp: Path) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from config import DEFAULT_MODEL_DIR, NetworkConfig
+from progan import files
 from progan.errors import ProganError
 from progan.resolution import Shape, format_res, parse_res, stage_shapes
 
@@ -108,11 +109,13 @@ def write_export(
     if state is not None:
         np.savez(tmp / TRAINING_STATE, **{k: np.asarray(v, dtype) for k, v in state.items()})
     (tmp / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+    files.sync_tree(tmp)  # whole on the disk before it takes the export's name
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
+    files.sync(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
     return folder
 
@@ -140,7 +143,7 @@ def copy_export(
     if dtype == g.metadata.get("weights_dtype"):
         for measured in (PROTOTYPES_JSON, COLORS_JSON):
             if (g.path / measured).is_file():
-                shutil.copy2(g.path / measured, out / measured)
+                files.write_bytes(out / measured, (g.path / measured).read_bytes())
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from config import KIND_CLASSIFIER, KindClassifierConfig
+from progan import files
 from progan.data import StageCache, halve
 from progan.datasets.cloth import KINDS
 from progan.errors import ProganError
@@ -133,13 +134,21 @@ def build_network(res: Shape, cfg: KindClassifierConfig) -> Any:
     return keras.Model(inputs, [pooled, logits])
 
 
+class ClassifierStopped(ProganError):
+    """The classifier's training ended early because its caller asked (nothing was saved)."""
+
+
 def train_classifier(
     images: np.ndarray,
     kinds: np.ndarray,
     photos: np.ndarray,
     cfg: KindClassifierConfig = KIND_CLASSIFIER,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> KindClassifier:
-    """Train on every photo but one in ``cfg.held_out_every`` and measure on those."""
+    """Train on every photo but one in ``cfg.held_out_every`` and measure on those.
+
+    ``should_stop`` is asked after every batch: a training run's Ctrl-C at a phase end ends the
+    classifier's ten minutes there (:class:`ClassifierStopped`) instead of waiting for them."""
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
@@ -157,8 +166,18 @@ def train_classifier(
     )
     x = np.asarray(images, np.float32) / 127.5 - 1.0
     desc = f"kind classifier, {(~held).sum()} images at {format_res(res)}"
+
+    def stop_if_asked(_batch: int, logs: dict | None = None) -> None:
+        trainer.stop_training = trainer.stop_training or should_stop()
+
+    def epoch_done(_epoch: int, logs: dict | None = None) -> None:
+        if not trainer.stop_training:  # Keras ends a stopped epoch too
+            bar.update(1)
+
     with progress_bar(total=cfg.epochs, desc=desc, unit="epoch") as bar:
-        epoch_done = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: bar.update(1))
+        callback = keras.callbacks.LambdaCallback(
+            on_epoch_end=epoch_done, on_train_batch_end=stop_if_asked
+        )
         trainer.fit(
             x[~held],
             kinds[~held],
@@ -166,8 +185,10 @@ def train_classifier(
             epochs=cfg.epochs,
             shuffle=True,
             verbose=0,
-            callbacks=[epoch_done],
+            callbacks=[callback],
         )
+    if trainer.stop_training:
+        raise ClassifierStopped(f"the {desc} stopped after {bar.n} of {cfg.epochs} epochs")
     classifier = KindClassifier(network, res, 0.0, 0.0)
     right = (classifier.predict(images[held])[1] > 0.5) == (kinds[held] > 0.5)
     classifier.held_out_label_accuracy = float(right.mean())
@@ -181,9 +202,11 @@ def cached_classifier(
     cache: StageCache,
     res: Shape,
     cfg: KindClassifierConfig = KIND_CLASSIFIER,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> KindClassifier:
     """The classifier of this data set at ``res``: loaded from the stage cache's folder, or
-    trained on the cached images (about ten minutes on two cores at 80x48) and saved there."""
+    trained on the cached images (about ten minutes on two cores at 80x48, ``should_stop``
+    as in :func:`train_classifier`) and saved there."""
     settings = json.dumps(dataclasses.asdict(cfg) | {"res": res}, sort_keys=True)
     key = hashlib.sha1(settings.encode()).hexdigest()[:12]
     path = cache.folder / f"kinds-{format_res(res)}-{key}.npz"
@@ -196,16 +219,16 @@ def cached_classifier(
             )
     kept = cache.kept
     classifier = train_classifier(
-        np.asarray(cache.arrays[res]), kinds[kept], photo_ids(source)[kept], cfg
+        np.asarray(cache.arrays[res]), kinds[kept], photo_ids(source)[kept], cfg, should_stop
     )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")  # two runs may train it at once
-    np.savez(
-        tmp,
-        label_accuracy=classifier.held_out_label_accuracy,
-        photo_accuracy=classifier.held_out_photo_accuracy,
-        **{f"w{i}": w for i, w in enumerate(classifier.model.get_weights())},
+    files.save_npz(
+        path,
+        {
+            "label_accuracy": np.asarray(classifier.held_out_label_accuracy),
+            "photo_accuracy": np.asarray(classifier.held_out_photo_accuracy),
+            **{f"w{i}": w for i, w in enumerate(classifier.model.get_weights())},
+        },
     )
-    tmp.replace(path)
     return classifier
 
 

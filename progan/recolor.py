@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from scipy import ndimage
 from skimage.color import hsv2rgb, rgb2hsv
 
 from config import COLOR_HUES, RecolorConfig
+from progan import files
 from progan.cli import Parser, run
 from progan.datasets.parallel import parallel_map
 from progan.errors import ProganError
@@ -190,18 +191,17 @@ def _recolor_file(
     labels = []
     for color, result in recolor_all(rgb, gray, colors, cfg).items():
         target = out / color / f"{image_path.stem}{suffix}"
-        tmp = target.with_name(f".{target.name}.tmp")
-        Image.fromarray(result).save(tmp, pil_format, **options)
-        os.replace(tmp, target)
+        files.save_image(target, result, pil_format, **options)
         labels.append(Label(f"{color}/{target.name}", color, image_path.name))
     return labels
 
 
 def write_labels(path: Path, labels: Sequence[Label]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "color", "source"])
-        writer.writerows((label.file, label.color, label.source) for label in labels)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["file", "color", "source"])
+    writer.writerows((label.file, label.color, label.source) for label in labels)
+    files.write_text(path, text.getvalue())
 
 
 def read_labels(path: str | Path) -> list[Label]:

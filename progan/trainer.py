@@ -22,10 +22,9 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import ops
-from PIL import Image
 
 from config import MIXED_PRECISION_MODES, TrainConfig
-from progan import backend, checkpoints, export, kinds, widen
+from progan import backend, checkpoints, export, files, kinds, widen
 from progan.augment import augment
 from progan.cluster import Cluster, common_step, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
@@ -110,9 +109,7 @@ def faded_reals(reals, alpha, fading: bool):
 
 
 def save_config(cfg: TrainConfig, run: Path) -> None:
-    tmp = run / (CONFIG_JSON + ".tmp")
-    tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-    tmp.replace(run / CONFIG_JSON)
+    files.write_json(run / CONFIG_JSON, dataclasses.asdict(cfg), indent=2)
 
 
 def ema_beta(half_life_kimg: float, batch_size: int) -> float:
@@ -907,7 +904,7 @@ class Trainer:
         samples = self.run_dir / "samples"
         samples.mkdir(exist_ok=True)
         name = f"{kimg:08.1f}kimg-{format_res(self.shapes[phase.stage])}-{phase.name}.png"
-        Image.fromarray(grid).save(samples / name)
+        files.save_image(samples / name, grid)
         self.write_export(phase.stage + 1, phases_done=index + 1)
         scores = {}
         if self.cfg.eval_images:
@@ -960,7 +957,17 @@ class Trainer:
         # the classifier evaluate would use on the finished model, from its stage up
         shape = kinds.classifier_res(self.shapes, self.shapes[-1])
         if self.kinds_shown is not None and self.shapes[stage] >= shape:
-            classifier = kinds.cached_classifier(self.source, self.kinds_shown, self.cache, shape)
+            try:  # Ctrl-C ends the classifier's first training (ten minutes) at once
+                classifier = kinds.cached_classifier(
+                    self.source,
+                    self.kinds_shown,
+                    self.cache,
+                    shape,
+                    should_stop=lambda: self.stop_signal is not None,
+                )
+            except kinds.ClassifierStopped as stopped:
+                log.warning("no kind figures at this phase end: %s", stopped)
+                return scores
             figures = kinds.kind_figures(classifier, fakes, reals)
             scores |= {key: figures[key] for key in PHASE_END_KIND_FIGURES}
         return scores

@@ -301,6 +301,75 @@ def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:
     assert tab.problems == []
 
 
+class HeldAnswers:
+    """Requests whose URL holds one of ``parts`` wait in the browser until released: a slow
+    answer that arrives after the person has moved on."""
+
+    def __init__(self, page, *parts: str) -> None:
+        self.page, self.held = page, []
+        page.route(lambda url: any(part in url for part in parts), lambda r: self.held.append(r))
+
+    def wait_for(self, count: int) -> None:
+        for _ in range(400):  # 20 s, the tab's timeout
+            if len(self.held) >= count:
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"{len(self.held)} of {count} requests came")
+
+    def release(self, failure: str | None = None) -> None:
+        """Let the server answer every held request (or answer ``failure`` with a 500), and
+        wait until the page has read the answers."""
+        for held in self.held:
+            url = held.request.url
+            with self.page.expect_event("requestfinished", lambda r, url=url: r.url == url):
+                if failure is None:
+                    held.continue_()
+                else:
+                    held.fulfill(status=500, content_type="text/plain", body=failure)
+        self.page.wait_for_timeout(300)  # the page's handlers run after the answer is read
+
+
+def test_a_slow_answer_for_an_earlier_seed_never_replaces_the_newer_one(tab: Tab) -> None:
+    """Seed 5 and the bad seed "abc" answer late, after seed 6 is shown: neither the older
+    picture nor the older error may take the page back."""
+    tab.open("/?res=20x12&seed=4")
+    page = tab.page
+    wait_for_image(page, "#result")
+    slow = HeldAnswers(page, "/generate/20x12/5/", "/generate/20x12/abc/")
+    for seed in ("5", "abc"):
+        page.fill("#seed", seed)
+        page.click("#generate")
+    slow.wait_for(2)
+    page.fill("#seed", "6")
+    page.click("#generate")
+    page.wait_for_function("document.querySelector('#result').src.includes('/20x12/6/')")
+    wait_for_image(page, "#result")
+    slow.release()
+    assert route(src(tab, "#result")) == "/generate/20x12/6/original"
+    assert page.inner_text("#caption") == "seed 6 · 20x12 · original"
+    assert page.locator("#error").is_hidden()
+    assert page.locator("#single .loading").is_hidden()
+    assert route(page.locator("#download").get_attribute("href")) == "/generate/20x12/6/original"
+    assert query(tab) == "?res=20x12&seed=6&color=original&view=single"
+    assert [p for p in tab.problems if "status of 400" not in p] == []  # abc's, in the console
+
+
+def test_a_grid_cell_failing_late_stays_out_of_the_single_view_chosen_since(tab: Tab) -> None:
+    tab.open("/?res=10x6&seed=30")
+    page = tab.page
+    wait_for_image(page, "#result")
+    slow = HeldAnswers(page, "/generate/10x6/33/")
+    page.click("label[for=view-grid]")  # seeds 30-37, one of them slow
+    slow.wait_for(1)
+    page.click("label[for=view-single]")
+    wait_for_image(page, "#result")
+    slow.release(failure="the server failed on seed 33")
+    assert page.locator("#grid").is_hidden() and page.locator("#single").is_visible()
+    assert page.locator("#error").is_hidden()
+    assert page.inner_text("#caption") == "seed 30 · 10x6 · original"
+    assert page.inner_text("#details") == "10 × 6 pixels, shown enlarged"
+
+
 def test_changing_the_color_changes_the_image(tab: Tab) -> None:
     tab.open("/?res=40x24&seed=5")
     page = tab.page

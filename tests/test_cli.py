@@ -515,6 +515,8 @@ def test_quantize_writes_every_image_at_each_k_and_draws_a_strip(tmp_path, capsy
         ["quantize", "--data", str(data), "--k", "2", "-o", str(tmp_path / "file" / "q")], capsys
     )
     assert code == 2 and stderr.startswith("error: cannot write") and stderr.count("\n") == 1
-    bad = ["quantize", "--data", str(data), "--k", "2", "--strip", str(strip), "--image", "-1"]
+    bad = ["quantize", "--data", str(data), "--k", "2", "--strip", str(strip), "--image", "3"]
     code, _, stderr = call(bad, capsys)
-    assert code == 2 and "--image -1: photos has 3 images" in stderr
+    assert code == 2 and "--image 3: photos has 3 images" in stderr
+    code, _, stderr = call([*bad[:-1], "-1"], capsys)
+    assert code == 2 and "--image: must be a whole number from 0" in stderr

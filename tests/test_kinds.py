@@ -1,6 +1,8 @@
 import dataclasses
 import json
+import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -125,6 +127,40 @@ def test_phase_ends_from_the_classifiers_stage_up_report_what_it_sees(tmp_path):
     assert logged == pytest.approx([r["kind_fd"] for r in records[3:]], rel=1e-6)
     # trained at the first of them, then read back: one classifier, where evaluate looks
     assert len(list((root / "cache").glob("*/kinds-20x12-*.npz"))) == 1
+
+
+def test_ctrl_c_while_the_classifier_first_trains_stops_the_run_there_and_it_resumes(
+    tmp_path, monkeypatch, caplog
+):
+    """The first phase end of a laundry run trains the kind classifier (ten minutes at 80x48):
+    Ctrl-C ends it after the batch it is on, saves the phase end and stops the run."""
+    from training_helpers import tiny_config
+
+    from progan.trainer import METRICS_JSONL, Trainer
+
+    root = make_small_laundry(tmp_path / "data")
+    run = tmp_path / "run"
+    cfg = tiny_config(run, root / "laundry-recolored" / "images", max_res=(12, 20))
+    build = kinds.build_network
+
+    def build_then_ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # as the classifier's training starts
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(kinds, "build_network", build_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt, match="stopped; saved"):
+        Trainer(cfg).train()
+    records = [json.loads(line) for line in (run / METRICS_JSONL).read_text().splitlines()]
+    assert [r["res"] for r in records] == ["5x3", "10x6", "10x6", "20x12"]
+    assert "swd" in records[-1] and not any(key.startswith("kind") for key in records[-1])
+    assert "no kind figures at this phase end" in caplog.text
+    assert "stopped after 0 of" in caplog.text  # within its first epoch
+    assert not list((root / "cache").glob("*/kinds-*.npz"))  # a half-trained one is not kept
+    monkeypatch.undo()
+    Trainer(dataclasses.replace(cfg, resume=True)).train()
+    records = [json.loads(line) for line in (run / METRICS_JSONL).read_text().splitlines()]
+    assert [r["res"] for r in records] == ["5x3", "10x6", "10x6", "20x12", "20x12"]
+    assert "kind_fd" in records[-1]
 
 
 def test_a_manifest_of_another_shape_means_no_kinds_and_a_changed_laundry_folder_trains_on(

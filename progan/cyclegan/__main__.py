@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from config import CycleGANConfig, LaundryConfig
-from progan.cli import Parser, run
+from progan import files
+from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
-from progan.latent import image_grid
+from progan.latent import SEED_LIMIT, image_grid
 from progan.quiet import import_backend
 from progan.resolution import format_res, parse_res
 
@@ -41,7 +41,7 @@ def build_parser() -> Parser:
     # The run's shape: None when not given, so --resume can refuse them (the run has its own).
     train.add_argument("--color", choices=["red", "green", "blue", "white"], help="(red)")
     train.add_argument("--res", help="WIDTHxHEIGHT, sides divisible by 4 (160x96)")
-    train.add_argument("--iterations", type=int, help=f"({CycleGANConfig.iterations})")
+    train.add_argument("--iterations", type=whole_number(1), help=f"({CycleGANConfig.iterations})")
     train.add_argument(
         "--curriculum",
         help="colors per image in turn before full color: a, b (the paper's 2,3,4,5,10,20 and "
@@ -49,19 +49,21 @@ def build_parser() -> Parser:
     )
     train.add_argument(
         "--curriculum-iterations",
-        type=int,
+        type=whole_number(1),
         help=f"iterations at each K (default {CycleGANConfig.curriculum_iterations}, one epoch "
         "of a domain)",
     )
-    train.add_argument("--filters", type=int, help=f"({CycleGANConfig.filters})")
-    train.add_argument("--blocks", type=int, help=f"residual blocks ({CycleGANConfig.blocks})")
+    train.add_argument("--filters", type=whole_number(1), help=f"({CycleGANConfig.filters})")
+    train.add_argument(
+        "--blocks", type=whole_number(0), help=f"residual blocks ({CycleGANConfig.blocks})"
+    )
     train.add_argument(
         "--paper-sizes",
         action="store_true",
         default=None,
         help="64 filters and 9 blocks (a GPU's job)",
     )
-    train.add_argument("--seed", type=int, help="(0)")
+    train.add_argument("--seed", type=whole_number(0, SEED_LIMIT - 1), help="(0)")
     train.add_argument("--data-root", help=f"({CycleGANConfig.data_root})")
     evaluate = commands.add_parser("evaluate", help="compare translators on held-out photos")
     evaluate.add_argument("--models", nargs="+", required=True, help="run or export folders")
@@ -73,7 +75,6 @@ def build_parser() -> Parser:
 
 SHAPING = ("color", "res", "iterations", "curriculum", "curriculum_iterations", "filters")
 SHAPING += ("blocks", "paper_sizes", "seed")
-SEED_LIMIT = 2**32  # numpy's seeds, which Keras' set_random_seed takes
 
 
 def curriculum(text: str) -> tuple[int, ...]:
@@ -133,16 +134,6 @@ def config_from_args(args: argparse.Namespace) -> CycleGANConfig:
             if getattr(args, name) is not None
         },
     )
-    for flag, value, least in [
-        ("--iterations", cfg.iterations, 1),
-        ("--curriculum-iterations", cfg.curriculum_iterations, 1),
-        ("--filters", cfg.filters, 1),
-        ("--blocks", cfg.blocks, 0),
-    ]:
-        if value < least:
-            raise ProganError(f"{flag} must be at least {least}, got {value}")
-    if not 0 <= cfg.seed < SEED_LIMIT:
-        raise ProganError(f"--seed must be a whole number from 0 to {SEED_LIMIT - 1}")
     return dataclasses.replace(cfg, **PAPER_SIZES) if args.paper_sizes else cfg
 
 
@@ -194,13 +185,13 @@ def evaluate(args: argparse.Namespace) -> int:
         )
     print("\n".join(lines))
     if args.table:
-        Path(args.table).write_text("\n".join(lines) + "\n")
+        files.write_text(Path(args.table), "\n".join(lines) + "\n")
     if args.figure:
         shown = slice(0, 6)
         grid = np.concatenate([photos[shown], *[o[shown] for o in outputs], truth[shown]])
         scale = max(1, 192 // grid.shape[1])
         grid = grid.repeat(scale, axis=1).repeat(scale, axis=2)
-        Image.fromarray(image_grid(grid, columns=len(photos[shown]))).save(args.figure)
+        files.save_image(Path(args.figure), image_grid(grid, columns=len(photos[shown])))
         print(f"wrote {args.figure} (rows: photo, {', '.join(map(str, args.models))}, truth)")
     return 0
 

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from config import CycleGANConfig, LaundryConfig
+from progan import files
 from progan.data import fit_to
 from progan.datasets import laundry
 from progan.errors import ProganError
@@ -46,7 +47,7 @@ class Domains:
         if (split, k) not in self._quantized:
             path = self.folder / f"{split}-k{k}.npy"
             if not path.is_file():
-                _save(path, kmeans_images(getattr(self, split), k))
+                files.save_npy(path, kmeans_images(getattr(self, split), k))
             self._quantized[(split, k)] = np.load(path)
         return self._quantized[(split, k)]
 
@@ -116,13 +117,7 @@ def _write(folder: Path, cfg: CycleGANConfig, photos: Path, recolored: Path) -> 
             for path in paths:
                 images.append(load_photo(path, cfg.res))
                 bar.update()
-            _save(folder / f"{split}.npy", np.stack(images))
+            files.save_npy(folder / f"{split}.npy", np.stack(images))
     masks = [photos / "masks" / f"{n}.png" for n in names[a + b : a + b + cfg.test_images]]
     belt = [load_photo(path, cfg.res)[..., 0] < 128 for path in masks]
-    _save(folder / "test_belt.npy", np.stack(belt))
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, array)
-    tmp.replace(path)
+    files.save_npy(folder / "test_belt.npy", np.stack(belt))

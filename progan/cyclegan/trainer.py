@@ -22,10 +22,9 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import ops
-from PIL import Image
 
 from config import CycleGANConfig, LaundryConfig
-from progan import backend, checkpoints
+from progan import backend, checkpoints, files
 from progan.cyclegan.domains import Domains, laundry_domains
 from progan.cyclegan.networks import patch_critic, resnet_generator
 from progan.cyclegan.translator import TRANSLATOR_JSON, WEIGHTS
@@ -238,9 +237,7 @@ class CycleGANTrainer:
         """Train to ``cfg.iterations``; returns the export folder. Ctrl-C saves and stops."""
         cfg = self.cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.run_dir / (CONFIG_JSON + ".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-        tmp.replace(self.run_dir / CONFIG_JSON)
+        files.write_json(self.run_dir / CONFIG_JSON, dataclasses.asdict(cfg), indent=2)
         previous = {
             s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
         }
@@ -331,10 +328,7 @@ class CycleGANTrainer:
         weights = {
             f"{m.name}/{v.path}": v.numpy() for m in (self.g_ab, self.g_ba) for v in m.weights
         }
-        tmp = folder / ("." + WEIGHTS)
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **weights)
-        tmp.replace(folder / WEIGHTS)
+        files.save_npz(folder / WEIGHTS, weights)
         info = {
             "kind": "cyclegan",
             "from": "original",
@@ -348,12 +342,10 @@ class CycleGANTrainer:
             # The laundry set its domains came from, so evaluate rebuilds the same photos.
             "laundry": dataclasses.asdict(self.laundry_cfg),
         }
-        tmp = folder / ("." + TRANSLATOR_JSON)
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-        tmp.replace(folder / TRANSLATOR_JSON)
+        files.write_json(folder / TRANSLATOR_JSON, info, indent=2)
         photos = self.domains.test_a[:6]
         fakes = np.asarray(self.g_ab(photos.astype(np.float32) / 127.5 - 1.0))
         translated = np.clip(np.round((fakes + 1.0) * 127.5), 0, 255).astype(np.uint8)
         rows = np.concatenate([photos, translated, self.domains.test_truth[:6]])
-        Image.fromarray(image_grid(rows, columns=len(photos))).save(folder / "samples.png")
+        files.save_image(folder / "samples.png", image_grid(rows, columns=len(photos)))
         return folder

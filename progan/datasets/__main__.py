@@ -17,7 +17,8 @@ from pathlib import Path
 from PIL import Image
 
 from config import LaundryConfig
-from progan.cli import Parser, run
+from progan import files
+from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
 from progan.resolution import format_res, parse_res
 
@@ -44,12 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sheet = commands.add_parser("sheet", help="contact sheet: photos above their masks")
     sheet.add_argument("--data", type=Path, default=Path("data/laundry"))
     sheet.add_argument("--out", type=Path, required=True, help="PNG to write")
-    sheet.add_argument("--count", type=int, default=16)
+    sheet.add_argument("--count", type=whole_number(1), default=16)
 
     strip = commands.add_parser("strip", help="one photo in every recolor target")
     strip.add_argument("--data", type=Path, default=Path("data/laundry"))
     strip.add_argument("--out", type=Path, required=True, help="PNG to write")
-    strip.add_argument("--index", type=int, default=0)
+    strip.add_argument("--index", type=whole_number(0), default=0)
 
     args = parser.parse_args(argv)
     if args.command in ("sheet", "strip") and args.out.suffix.lower() != ".png":
@@ -82,8 +83,6 @@ def _recolored(args: argparse.Namespace) -> int:
 def _sheet(args: argparse.Namespace) -> int:
     from progan.datasets.sheet import contact_sheet
 
-    if args.count < 1:
-        raise ProganError(f"--count must be at least 1, got {args.count}")
     _save(contact_sheet(args.data, args.count), args.out)
     return 0
 
@@ -91,19 +90,13 @@ def _sheet(args: argparse.Namespace) -> int:
 def _strip(args: argparse.Namespace) -> int:
     from progan.datasets.sheet import color_strip
 
-    if args.index < 0:
-        raise ProganError(f"--index must be 0 or more, got {args.index}")
     _save(color_strip(args.data, args.index), args.out)
     return 0
 
 
 def _save(image: Image.Image, out: Path) -> None:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        image.save(out, optimize=True)
-    except OSError as err:
-        raise ProganError(f"cannot write {out}: {err.strerror or err}") from err
-    print(f"wrote {out}")
+    files.make_folder(out.parent)
+    print(f"wrote {files.save_image(out, image, optimize=True)}")
 
 
 COMMANDS = {"laundry": _laundry, "laundry-recolored": _recolored, "sheet": _sheet, "strip": _strip}

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from config import LaundryConfig
+from progan import files
 from progan.datasets.parallel import parallel_map
 from progan.datasets.scene import Scene, make_example, sample_scene
 from progan.errors import ProganError
@@ -80,7 +79,7 @@ def generate(out: str | Path, cfg: LaundryConfig = DEFAULT, workers: int | None 
         "settings": settings(cfg),
         "images": [{"name": name(i), "items": listed} for i, listed in enumerate(items)],
     }
-    _write_atomic(out / "manifest.json", json.dumps(manifest, indent=1).encode())
+    files.write_json(out / "manifest.json", manifest)
     return out
 
 
@@ -122,7 +121,7 @@ def _prepare(out: Path, cfg: LaundryConfig) -> None:
                     path.unlink()
     for sub in SUBFOLDERS:
         (out / sub).mkdir(parents=True, exist_ok=True)
-    _write_atomic(marker, json.dumps(settings(cfg), indent=1).encode())
+    files.write_json(marker, settings(cfg))
 
 
 def _paths(out: Path, index: int) -> tuple[Path, Path, Path]:
@@ -154,19 +153,7 @@ def _write_one(index: int, out: Path, cfg: LaundryConfig) -> list[dict]:
     if image_path.exists() and mask_path.exists() and instance_path.exists():
         return describe(sample_scene(np.random.default_rng([cfg.seed, index]), cfg))
     example = make_example(cfg.seed, index, cfg)
-    _save(Image.fromarray(example.image), image_path, "JPEG", quality=92, subsampling=0)
-    _save(Image.fromarray(example.mask), mask_path, "PNG")
-    _save(Image.fromarray(example.instances), instance_path, "PNG")
+    files.save_image(image_path, example.image, "JPEG", quality=92, subsampling=0)
+    files.save_image(mask_path, example.mask, "PNG")
+    files.save_image(instance_path, example.instances, "PNG")
     return describe(example.scene)
-
-
-def _save(image: Image.Image, path: Path, fmt: str, **options: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, fmt, **options)
-    os.replace(tmp, path)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from config import COLOR_HUES, LaundryConfig, RecolorConfig
+from progan import files
 from progan.datasets import laundry
 from progan.recolor import DEFAULT_RECOLOR, Label, recolor_folder, write_labels
 
@@ -68,9 +69,11 @@ def build(
         _link(photo, originals / photo.name)
         labels.append(Label(f"{ORIGINAL}/{photo.name}", ORIGINAL, photo.name))
     write_labels(images / "labels.csv", sorted(labels, key=lambda label: label.file))
-    (tmp / "manifest.json").write_text(json.dumps({"settings": made_from}, indent=1))
+    files.write_json(tmp / "manifest.json", {"settings": made_from})
+    files.sync_tree(tmp)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
+    files.sync(out.parent)
     return out / "images"
 
 
