@@ -19,15 +19,12 @@ import numpy as np
 
 from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_METHOD, SHIFT_METHODS
 from progan import colors, files, latent
-from progan.cli import Parser, run, whole_number
+from progan.cli import COUNT_MOST, Parser, run, whole_number
 from progan.errors import ProganError
 from progan.export import COLORS_JSON
 from progan.quiet import import_backend
 
 PROG = "python -m progan"
-# The most images or latents one count flag asks for: ~100 MB of 128-d latents, a few hours of
-# rendering on two cores; far past it is a typo.
-COUNT_MOST = 200_000
 
 
 def load_model(path: str | None) -> Any:

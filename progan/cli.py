@@ -16,6 +16,9 @@ from typing import NoReturn
 from progan.errors import ProganError
 
 EXIT_USAGE = 2
+# The most images or latents one count flag asks for: ~100 MB of 128-d latents, a few hours of
+# rendering on two cores; far past it is a typo.
+COUNT_MOST = 200_000
 
 
 class Parser(argparse.ArgumentParser):

@@ -1,7 +1,9 @@
 """Writing a file so that a reader never finds half of it: not after a crash, a full disk, a
 Ctrl-C or a power cut. Every file the package writes whole (checkpoints, exports, caches, data
 sets, configs, the CLI's images) goes through here: one way to do it, one error when it fails.
-(A run's ``metrics.jsonl`` is appended to instead; a resume drops a line a crash cut off.)
+(A run's ``metrics.jsonl`` is appended to instead; a resume drops a line a crash cut off. The
+files inside a folder that is renamed into place whole, an export or a stage cache, are written
+plainly into its temporary folder and synced by :func:`sync_tree` before the rename.)
 
 The bytes go to a temporary name beside the target (the same folder, so the rename cannot cross
 file systems; hidden and ending in ``.tmp``, so no image folder or checkpoint listing takes a
@@ -36,9 +38,9 @@ def replacing(target: Path) -> Iterator[Path]:
     tmp = target.with_name(f".{target.name}.{unique}.tmp")
     try:
         yield tmp
-        sync(tmp)
+        _fsync(tmp)
         os.replace(tmp, target)
-        sync(target.parent)
+        _fsync(target.parent)
     except OSError as err:
         raise ProganError(f"cannot write {target}: {err.strerror or err}") from err
     finally:
@@ -49,13 +51,17 @@ def replacing(target: Path) -> Iterator[Path]:
 def sync(path: Path) -> None:
     """Flush a file's or a folder's contents to the disk (a rename alone may reach it first)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        _fsync(path)
     except OSError as err:
         raise ProganError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def make_folder(folder: Path) -> Path:

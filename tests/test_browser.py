@@ -326,7 +326,7 @@ class HeldAnswers:
                     held.continue_()
                 else:
                     held.fulfill(status=500, content_type="text/plain", body=failure)
-        self.page.wait_for_timeout(300)  # the page's handlers run after the answer is read
+        self.page.wait_for_timeout(1000)  # the page's handlers run after the answer is read
 
 
 def test_a_slow_answer_for_an_earlier_seed_never_replaces_the_newer_one(tab: Tab) -> None:
