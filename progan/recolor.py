@@ -36,7 +36,7 @@ from skimage.color import hsv2rgb, rgb2hsv
 
 from config import COLOR_HUES, RecolorConfig
 from progan import files
-from progan.cli import Parser, run
+from progan.cli import Parser, run, whole_number
 from progan.datasets.parallel import parallel_map
 from progan.errors import ProganError
 from progan.sources import IMAGE_SUFFIXES, to_rgb
@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"target colors (default: all of {' '.join(COLOR_HUES)})",
     )
     parser.add_argument("--format", default="png", help="png (lossless, default) or jpg")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    parser.add_argument("--workers", type=whole_number(1), help="processes (default: cores)")
     args = parser.parse_args(argv)
     labels = recolor_folder(
         args.images, args.masks, args.out, args.colors, fmt=args.format, workers=args.workers

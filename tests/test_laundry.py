@@ -214,8 +214,9 @@ def test_cli_recolored_set_of_n_photos_in_every_color(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["laundry", "--n", "0"], "--n must be at least 1"),
-        (["laundry", "--seed", "-1"], "--seed must be in"),
+        (["laundry", "--n", "0"], "--n: must be a whole number from 1"),
+        (["laundry", "--seed", "-1"], "--seed: must be a whole number from 0 to 4294967295"),
+        (["laundry-recolored", "--workers", "0"], "--workers: must be a whole number from 1"),
         (["laundry", "--size", "big"], "WIDTHxHEIGHT"),
         (["laundry", "--size", "100x50"], "at least 160x90"),
         (["sheet", "--data", "nowhere", "--out", "x.png"], "not a laundry data set"),

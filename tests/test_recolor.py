@@ -189,7 +189,7 @@ def test_cli_writes_every_color(tmp_path, photos, capsys):
         (["--colors", "purple"], "unknown color 'purple'; choose from red, green, blue, white"),
         (["--format", "gif"], "unknown format 'gif'"),
         (["--masks", "nowhere"], "--masks nowhere is not a folder"),
-        (["--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--workers", "0"], "--workers: must be a whole number from 1 to 2147483647, got '0'"),
     ],
 )
 def test_cli_mistakes_are_one_line_and_exit_2(tmp_path, photos, capsys, extra, message):

@@ -20,6 +20,7 @@ from config import LaundryConfig
 from progan import files
 from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
+from progan.latent import SEED_LIMIT
 from progan.resolution import format_res, parse_res
 
 
@@ -30,17 +31,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     make = commands.add_parser("laundry", help="procedural laundry-belt photos with masks")
     make.add_argument("--out", type=Path, default=Path("data/laundry"), help="output folder")
-    make.add_argument("--n", type=int, default=defaults.n, help="number of images")
-    make.add_argument("--seed", type=int, default=defaults.seed, help="data set seed")
+    make.add_argument("--n", type=whole_number(1), default=defaults.n, help="number of images")
+    make.add_argument(
+        "--seed", type=whole_number(0, SEED_LIMIT - 1), default=defaults.seed, help="data set seed"
+    )
     make.add_argument("--size", default=format_res(defaults.size), help="WIDTHxHEIGHT")
-    make.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    make.add_argument("--workers", type=whole_number(1), help="processes (default: cores)")
 
     both = commands.add_parser(
         "laundry-recolored", help="the laundry set plus its copies in every color (the default)"
     )
     both.add_argument("--root", type=Path, default=Path("data"), help="data folder")
-    both.add_argument("--n", type=int, default=defaults.n, help="photos (each also in every color)")
-    both.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    both.add_argument(
+        "--n", type=whole_number(1), default=defaults.n, help="photos (each also in every color)"
+    )
+    both.add_argument("--workers", type=whole_number(1), help="processes (default: cores)")
 
     sheet = commands.add_parser("sheet", help="contact sheet: photos above their masks")
     sheet.add_argument("--data", type=Path, default=Path("data/laundry"))

@@ -29,11 +29,11 @@ from progan import files
 from progan.datasets.parallel import parallel_map
 from progan.datasets.scene import Scene, make_example, sample_scene
 from progan.errors import ProganError
+from progan.latent import SEED_LIMIT
 from progan.resolution import format_res
 
 VERSION = 1
 SUBFOLDERS = ("images", "masks", "instances")
-MAX_SEED = 2**32
 DEFAULT = LaundryConfig()
 
 
@@ -90,7 +90,7 @@ def name(index: int) -> str:
 def _check(cfg: LaundryConfig) -> None:
     if cfg.n < 1:
         raise ProganError(f"--n must be at least 1, got {cfg.n}")
-    if not 0 <= cfg.seed < MAX_SEED:
+    if not 0 <= cfg.seed < SEED_LIMIT:
         raise ProganError(f"--seed must be in [0, 2**32), got {cfg.seed}")
     height, width = cfg.size
     if height < 90 or width < 160:
