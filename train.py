@@ -32,7 +32,7 @@ from config import (
 )
 from progan import backend, widen
 from progan.backend import BACKENDS
-from progan.cli import COUNT_MOST, Parser, real_number, run, whole_number
+from progan.cli import Parser, count, real_number, run, whole_number
 from progan.errors import ProganError
 from progan.latent import SEED_LIMIT
 from progan.quiet import import_tensorflow
@@ -161,7 +161,7 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--eval-images",
-        type=whole_number(0, COUNT_MOST),
+        type=count(0),
         help="images for the SWD/MS-SSIM evaluation at every phase end (default 256; 0 off)",
     )
     p.add_argument(

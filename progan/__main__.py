@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_METHOD, SHIFT_METHODS
 from progan import colors, files, latent
-from progan.cli import COUNT_MOST, Parser, run, whole_number
+from progan.cli import Parser, count, run, whole_number
 from progan.errors import ProganError
 from progan.export import COLORS_JSON
 from progan.quiet import import_backend
@@ -65,11 +65,6 @@ def single_seed(text: str) -> int:
     if len(seeds) != 1:
         raise ProganError(f"{text!r} is not one seed; use --seeds for several")
     return seeds[0]
-
-
-def count(least: int = 1) -> Callable[[str], int]:
-    """A count flag's argparse type: at least ``least``, at most :data:`COUNT_MOST`."""
-    return whole_number(least, COUNT_MOST)
 
 
 def add_model_flag(parser: argparse.ArgumentParser) -> None:

@@ -44,6 +44,11 @@ def whole_number(least: int, most: int = 2**31 - 1) -> Callable[[str], int]:
     return parse
 
 
+def count(least: int = 1) -> Callable[[str], int]:
+    """A count flag's argparse type: at least ``least``, at most :data:`COUNT_MOST`."""
+    return whole_number(least, COUNT_MOST)
+
+
 def real_number(least: float, *, above: bool = False) -> Callable[[str], float]:
     """An argparse type for a finite number of at least ``least`` (more than it, with
     ``above``): a zero interval or rate divides by zero or trains nothing, and ``nan`` would
