@@ -436,19 +436,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     if backend.select(args.backend) == "tensorflow":
         import_tensorflow()
+    from progan.cluster import worker_lost
     from progan.trainer import Trainer
 
-    trainer = Trainer(cfg)
-    print(
-        f"training {trainer.source.name} ({len(trainer.cache)} images) up to "
-        f"{format_res(cfg.max_res)} from {format_res(cfg.network.base)} in {cfg.out}",
-        file=sys.stderr,
-    )
-    try:
-        export = trainer.train()
-    except KeyboardInterrupt as stop:
-        print(f"{stop}; continue with: python train.py --out {cfg.out} --resume", file=sys.stderr)
-        return 130
+    with worker_lost(cfg.strategy, cfg.out):
+        trainer = Trainer(cfg)
+        print(
+            f"training {trainer.source.name} ({len(trainer.cache)} images) up to "
+            f"{format_res(cfg.max_res)} from {format_res(cfg.network.base)} in {cfg.out}",
+            file=sys.stderr,
+        )
+        try:
+            export = trainer.train()
+        except KeyboardInterrupt as stop:
+            print(
+                f"{stop}; continue with: python train.py --out {cfg.out} --resume", file=sys.stderr
+            )
+            return 130
     print(f"done: {export}", file=sys.stderr)
     return 0
 

@@ -4,13 +4,18 @@ Under ``MultiWorkerMirroredStrategy`` every step is an all-reduce that each work
 A worker that decides alone to stop (its own Ctrl-C) or to save (its own clock) leaves the
 others waiting in that all-reduce forever, or saves a step they do not. So stop and save are
 wishes that every worker reports at every step and all act on when any has it, and a restart
-restores every worker from the newest step that all of them hold. With one process (the
-default or the mirrored strategy) every decision is already the only one, and nothing is sent.
+restores every worker from the newest step that all of them hold. The same goes for starting:
+a worker whose set-up fails (its data folder not mounted, its --out not the shared one) tells
+the others before it stops, and a worker that dies later is named to the ones left, each in one
+line. With one process (the default or the mirrored strategy) every decision is already the only
+one, and nothing is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -65,6 +70,26 @@ def common_step(steps_by_worker: Sequence[Sequence[int]]) -> int:
     return max(shared)
 
 
+@contextlib.contextmanager
+def worker_lost(strategy: str, run: str) -> Iterator[None]:
+    """Turn TensorFlow's "peer unavailable" errors of a multiworker run into one line that
+    names the worker that stopped and says how to go on (the agreed saves make that safe)."""
+    if strategy != "multiworker" or backend.name() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.AbortedError) as err:
+        tasks = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", err.message)))
+        who = ", ".join(f"{job} {task}" for job, task in tasks) or "another worker"
+        raise ProganError(
+            f"{who} of this run stopped answering; once it is back, start every worker again "
+            f"with: python train.py --out {run} --resume"
+        ) from None
+
+
 class Cluster:
     """This process's place in the run (chief or not, index among the workers) and the two
     collectives the trainer needs: agreeing on wishes, and gathering small numbers."""
@@ -74,10 +99,13 @@ class Cluster:
         resolver = getattr(strategy, "cluster_resolver", None)
         if resolver is None or not resolver.task_type:
             self.workers, self.index, self.is_chief, self.task_id = 1, 0, True, 0
+            self.names = ["this process"]
             return
         spec = resolver.cluster_spec().as_dict()
         chiefs = len(spec.get("chief", []))
         self.workers = chiefs + len(spec.get("worker", []))
+        # As TF_CONFIG names them, in the order of ``index``.
+        self.names = ["chief"] * chiefs + [f"worker {i}" for i in range(self.workers - chiefs)]
         self.task_id = resolver.task_id or 0
         if resolver.task_type == "chief":
             self.index, self.is_chief = 0, True
@@ -102,6 +130,22 @@ class Cluster:
         # Each worker's replicas all contribute the same rows; divide that count back out.
         replicas = self.strategy.num_replicas_in_sync // self.workers
         return self._sum(rows).numpy() / replicas
+
+    def start_together(self, prepare: Callable[[], None]) -> None:
+        """Run this worker's ``prepare`` (which must send nothing), then stop every worker if
+        any one's failed: the failing one with its own error, the others naming it, instead of
+        leaving them to wait for it in their first all-reduce."""
+        try:
+            prepare()
+        except Exception:
+            self.gather([1.0])
+            raise
+        failed = np.flatnonzero(self.gather([0.0])[:, 0])
+        if failed.size:
+            names = ", ".join(self.names[i] for i in failed)
+            raise ProganError(
+                f"{names} could not start (its own output says why); this one stops too"
+            )
 
     def agree(self, *wishes: bool) -> list[bool]:
         """Each wish, true for all when any worker has it."""

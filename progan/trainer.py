@@ -164,22 +164,8 @@ class Trainer:
         # write the same files. Samples, exports, metrics and TensorBoard are the chief's.
         own = self.run_dir if self.is_chief else self.run_dir / "workers" / str(worker)
         self.ckpt_dir = own / "checkpoints"
-        self._check_run_folder()
-        self.num_stages = stage_index(cfg.network.base, cfg.max_res) + 1
-        if self.num_stages > cfg.network.max_stages:
-            raise ProganError(
-                f"{format_res(cfg.max_res)} needs {self.num_stages} stages; the channel table has "
-                f"{cfg.network.max_stages}"
-            )
-        self.shapes: list[Shape] = stage_shapes(cfg.network.base, self.num_stages)
-        data_root = Path(cfg.data_root)
-        self.source = open_source(cfg.data, data_root)
-        self.cache = build_cache(self.source, self.shapes, data_root / "cache")
-        self.labels = self._class_labels() if cfg.labels else None
-        self.kinds_shown = self._kinds_shown()
-        self._check_data()
-        self.net = self.cfg.network
-        self._check_mbstd_groups()
+        self.cluster.start_together(self._set_up)
+        self.net = self.cfg.network  # with the data's classes in a conditional run
         self.phases = plan_phases(
             self.num_stages,
             self._phase_images(),
@@ -201,6 +187,26 @@ class Trainer:
             self._set_learning_rate(index)  # a --from into the final training: its chunk's rate
 
     # ----------------------------------------------------------------- set-up
+    def _set_up(self) -> None:
+        """This worker's checks and data, everything before the first collective (see
+        :meth:`Cluster.start_together`)."""
+        cfg = self.cfg
+        self._check_run_folder()
+        self.num_stages = stage_index(cfg.network.base, cfg.max_res) + 1
+        if self.num_stages > cfg.network.max_stages:
+            raise ProganError(
+                f"{format_res(cfg.max_res)} needs {self.num_stages} stages; the channel table has "
+                f"{cfg.network.max_stages}"
+            )
+        self.shapes: list[Shape] = stage_shapes(cfg.network.base, self.num_stages)
+        data_root = Path(cfg.data_root)
+        self.source = open_source(cfg.data, data_root)
+        self.cache = build_cache(self.source, self.shapes, data_root / "cache")
+        self.labels = self._class_labels() if cfg.labels else None
+        self.kinds_shown = self._kinds_shown()
+        self._check_data()
+        self._check_mbstd_groups()
+
     def _check_run_folder(self) -> None:
         has_checkpoint = bool(checkpoints.steps(self.ckpt_dir)) or checkpoints.has_legacy(
             self.ckpt_dir

@@ -1,3 +1,4 @@
+import contextlib
 import dataclasses
 import json
 import logging
@@ -735,29 +736,36 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
+def _workers(command: list, count: int = 2) -> list[subprocess.Popen]:
+    """``count`` workers on loopback running ``command``, or each its own when given a list of
+    commands."""
+    commands = command if isinstance(command[0], list) else [command] * count
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(len(commands))]}
+    procs = []
+    for index, own in enumerate(commands):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        env = os.environ | {"TF_CONFIG": json.dumps(task)}
+        procs.append(subprocess.Popen(own, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+def _outputs(workers: list[subprocess.Popen], timeout: float) -> list[str]:
+    """Each worker's stderr once it has exited; none is left running."""
+    try:
+        return [proc.communicate(timeout=timeout)[1] for proc in workers]
+    finally:
+        for proc in workers:
+            proc.kill()
+
+
 def test_multiworker_strategy_with_two_local_workers(image_folder, tmp_path):
     """Two processes on loopback, joined by TF_CONFIG, train one run; the chief reports."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     run = tmp_path / "run"
     command = train_command(
         image_folder, run, tmp_path, "0.064", "--strategy", "multiworker", "--eval-images", "8"
     )
-    workers = []
-    for index in range(2):
-        env = os.environ | {
-            "TF_CONFIG": json.dumps(
-                {"cluster": cluster, "task": {"type": "worker", "index": index}}
-            )
-        }
-        workers.append(
-            subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
-        )
-    errors = []
-    for proc in workers:
-        try:
-            errors.append(proc.communicate(timeout=300)[1])
-        finally:
-            proc.kill()
+    workers = _workers(command)
+    errors = _outputs(workers, timeout=300)
     assert [p.returncode for p in workers] == [0, 0], errors
     g = progan.load_generator(run)
     assert g.metadata["images_shown"] == 64
@@ -910,31 +918,56 @@ def test_workers_restart_from_the_newest_step_all_of_them_hold():
         common_step([[24, 32], [8, 16]])
 
 
-def _workers(command: list[str], count: int = 2) -> list[subprocess.Popen]:
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(count)]}
-    procs = []
-    for index in range(count):
-        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        env = os.environ | {"TF_CONFIG": json.dumps(task)}
-        procs.append(
-            subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
-        )
-    return procs
-
-
-def test_ctrl_c_on_one_worker_stops_both_at_the_same_saved_step(image_folder, tmp_path):
+def test_a_worker_that_cannot_start_stops_every_worker_with_a_line_each(image_folder, tmp_path):
+    """Worker 1's data folder is missing: it says so, and worker 0 does not wait for it in an
+    all-reduce but stops too, naming the worker to look at."""
     run = tmp_path / "run"
+    missing = tmp_path / "not-mounted"
+    commands = [
+        train_command(image_folder, run, tmp_path, "0.064", "--strategy", "multiworker"),
+        train_command(missing, run, tmp_path, "0.064", "--strategy", "multiworker"),
+    ]
+    workers = _workers(commands)
+    errors = _outputs(workers, timeout=120)
+    assert [proc.returncode for proc in workers] == [2, 2], errors
+    assert str(missing) in errors[1].strip().splitlines()[-1]
+    last = errors[0].strip().splitlines()[-1]
+    assert "worker 1 could not start" in last and "Traceback" not in errors[0], errors[0]
+    assert not checkpoints.steps(run / "checkpoints")
+
+
+@contextlib.contextmanager
+def _two_workers_saving(image_folder: Path, run: Path, tmp_path: Path):
+    """Two workers training a long run, once the first checkpoint after the start is saved."""
     command = train_command(image_folder, run, tmp_path, "100", "--strategy", "multiworker")
     workers = _workers([*command, "--save-every-min", "0.005", "--eval-images", "0"])
     try:
         _wait_for_checkpoint_after(run / "checkpoints", 0, workers[0])
-        workers[1].send_signal(signal.SIGINT)  # one worker only, as a Ctrl-C in one terminal
-        errors = [proc.communicate(timeout=120)[1] for proc in workers]
+        yield workers
     finally:
         for proc in workers:
             proc.kill()
+
+
+def test_ctrl_c_on_one_worker_stops_both_at_the_same_saved_step(image_folder, tmp_path):
+    run = tmp_path / "run"
+    with _two_workers_saving(image_folder, run, tmp_path) as workers:
+        workers[1].send_signal(signal.SIGINT)  # one worker only, as a Ctrl-C in one terminal
+        errors = [proc.communicate(timeout=120)[1] for proc in workers]
     assert [proc.returncode for proc in workers] == [130, 130], errors
     assert _latest_step(run / "checkpoints") == _latest_step(run / "workers" / "1" / "checkpoints")
+
+
+def test_a_worker_killed_mid_run_is_named_to_the_one_left(image_folder, tmp_path):
+    run = tmp_path / "run"
+    with _two_workers_saving(image_folder, run, tmp_path) as workers:
+        workers[1].kill()
+        error = workers[0].communicate(timeout=120)[1]
+    assert workers[0].returncode == 2 and "Traceback" not in error, error
+    assert error.strip().splitlines()[-1] == (
+        f"error: worker 1 of this run stopped answering; once it is back, start every worker "
+        f"again with: python train.py --out {run} --resume"
+    )
 
 
 def test_two_workers_killed_mid_phase_resume_together_through_a_fade_in(image_folder, tmp_path):
@@ -955,11 +988,7 @@ def test_two_workers_killed_mid_phase_resume_together_through_a_fade_in(image_fo
         for proc in workers:
             proc.kill()
     workers = _workers([sys.executable, "train.py", "--out", str(run), "--resume"])
-    try:
-        errors = [proc.communicate(timeout=300)[1] for proc in workers]
-    finally:
-        for proc in workers:
-            proc.kill()
+    errors = _outputs(workers, timeout=300)
     assert [proc.returncode for proc in workers] == [0, 0], errors
     starts = [re.search(r"resumed .* at .*ckpt-(\d+)", err).group(1) for err in errors]
     assert starts[0] == starts[1], starts
