@@ -177,13 +177,13 @@ def add_interpolate(commands: Any) -> None:
     )
     parser.add_argument(
         "--frames",
-        type=int,
+        type=whole_number(limits.min_frames, limits.max_frames),
         default=30,
         help=f"frames from A to B, both included ({limits.min_frames}-{limits.max_frames})",
     )
     parser.add_argument(
         "--delay",
-        type=int,
+        type=whole_number(limits.min_delay_ms, limits.max_delay_ms),
         default=80,
         metavar="MS",
         help=f"milliseconds per frame ({limits.min_delay_ms}-{limits.max_delay_ms}, rounded to 10)",
@@ -201,8 +201,6 @@ def add_interpolate(commands: Any) -> None:
 
 def interpolate(args: argparse.Namespace) -> int:
     seed_a, seed_b = (single_seed(text) for text in args.seeds)
-    latent.check_frames(args.frames)
-    latent.check_delay(args.delay)
     out = output_path(args.output, f"seed{seed_a}-seed{seed_b}.gif", ".gif")
     g = load_model(args.model)
     gif = latent.render_gif_bytes(

@@ -107,7 +107,10 @@ def test_process_bad_flag_fails_before_loading_anything(tmp_path: Path) -> None:
     done = python_m_progan("interpolate", "--seeds", "1", "2", "--frames", "1")
     assert done.returncode == 2
     # Flags are checked before TensorFlow starts: nothing but the error is printed.
-    assert done.stderr == "error: frames must be an integer from 2 to 120, got 1\n"
+    assert done.stderr == (
+        "error: argument --frames: must be a whole number from 2 to 120, got '1' "
+        "(see python -m progan interpolate --help)\n"
+    )
 
 
 # generate ----------------------------------------------------------------------------------------
@@ -274,8 +277,10 @@ def test_prototypes_command_computes_prints_and_saves(tmp_path: Path, capsys, mo
         (["generate", "--seeds", "5-2"], "runs backwards"),
         (["generate", "--seed", "1", "-o", "x.jpg"], "must end in .png"),
         (["generate"], "one of the arguments --seed --seeds is required"),
-        (["interpolate", "--seeds", "1", "2", "--frames", "0"], "frames must be an integer"),
-        (["interpolate", "--seeds", "1", "2", "--delay", "5"], r"delay \(ms\) must be"),
+        (["interpolate", "--seeds", "1", "2", "--frames", "0"], "--frames: must be a whole num"),
+        (["interpolate", "--seeds", "1", "2", "--frames", "121"], "from 2 to 120, got '121'"),
+        (["interpolate", "--seeds", "1", "2", "--delay", "5"], "--delay: must be a whole number"),
+        (["interpolate", "--seeds", "1", "2", "--delay", "1e3"], "from 20 to 2000, got '1e3'"),
         (["interpolate", "--seeds", "1"], "expected 2 arguments"),
         (["interpolate", "--seeds", "1", "x"], "'x' is not a number"),
         (["prototypes", "--n", "0"], "argument --n: must be a whole number from 1 to 200000"),
