@@ -211,7 +211,7 @@ def test_fastest_step_times_each_candidate_after_its_first_call_and_keeps_the_fa
         return step
 
     step = backend.fastest_step(
-        {"slow": candidate("slow", 0.004), "fast": candidate("fast", 0.001)},
+        {"slow": candidate("slow", 0.02), "fast": candidate("fast", 0.001)},
         3,
         lambda name, medians: chosen.append((name, medians)),
     )
