@@ -95,7 +95,7 @@ def profile_phase(trainer, phase, steps: int, tmp: Path) -> dict:
 
 
 def main() -> None:
-    from progan.trainer import Phase
+    from progan.schedule import Phase
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="paper")

@@ -146,7 +146,7 @@ def bench_preset(preset: str, max_res: str, channels: str, variant: str, steps: 
     """Rows (dicts) for every stage of ``preset`` up to ``max_res``, under this process's
     backend."""
     from progan import backend
-    from progan.trainer import Phase
+    from progan.schedule import Phase
 
     trainer = bench_trainer(preset, max_res, channels, variant, tmp)
     cfg, net = trainer.cfg, trainer.net

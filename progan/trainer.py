@@ -1,10 +1,11 @@
-"""Progressive training: the phase schedule, one training step, EMA, checkpoints and resume.
+"""Progressive training: one training step, EMA, checkpoints and resume.
 
-A run is a list of phases (stage 0 stabilize; then for every further stage a fade-in and a
-stabilize phase). Its position is three counters — phase, images shown in the phase, images
-shown in all — saved in every checkpoint; alpha and every random draw are functions of them, so
-``--resume`` continues the same stream, mid fade-in included. The step is written once with
-``keras.ops``; :mod:`progan.backend` takes its gradients and compiles it under TensorFlow or JAX.
+A run is a list of phases (:mod:`progan.schedule`: stage 0 stabilize; then for every further
+stage a fade-in and a stabilize phase). Its position is three counters — phase, images shown in
+the phase, images shown in all — saved in every checkpoint; alpha and every random draw are
+functions of them, so ``--resume`` continues the same stream, mid fade-in included. The step is
+written once with ``keras.ops``; :mod:`progan.backend` takes its gradients and compiles it under
+TensorFlow or JAX.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import logging
 import math
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -38,6 +38,7 @@ from progan.losses import critic_terms, generator_terms
 from progan.metrics import evaluate, sample_reals
 from progan.progress import progress_bar
 from progan.resolution import Shape, format_res, stage_index, stage_shapes
+from progan.schedule import Phase, alpha_at, curriculum_plan, ema_beta, plan_phases
 from progan.sources import source_labels
 
 log = logging.getLogger(__name__)
@@ -56,49 +57,6 @@ class TrainingDiverged(ProganError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-@dataclass(frozen=True)
-class Phase:
-    stage: int
-    fading: bool
-    images: int
-    # Training on at the top stage after its stabilize phase (--final-kimg), in chunks of a
-    # phase's length so that each ends with an export and an evaluation. Adam carries on into
-    # and through them, as the official code keeps it while the level of detail stays put.
-    final: bool = False
-
-    @property
-    def name(self) -> str:
-        return "final" if self.final else "fade-in" if self.fading else "stabilize"
-
-
-def plan_phases(num_stages: int, phase_images: int, final_images: int = 0) -> list[Phase]:
-    phases = [Phase(0, False, phase_images)]
-    for stage in range(1, num_stages):
-        phases += [Phase(stage, True, phase_images), Phase(stage, False, phase_images)]
-    top = num_stages - 1
-    for start in range(0, final_images, phase_images):
-        phases.append(Phase(top, False, min(phase_images, final_images - start), final=True))
-    return phases
-
-
-def curriculum_plan(ks: tuple[int, ...], total_images: int) -> list[tuple[int, int | None]]:
-    """``(first image, K)`` of each step of a color curriculum, then ``(…, None)``: full color.
-
-    Step i of n covers the (i+1)-th of n+1 equal shares of the run's images, so the colors
-    grow across the phases and resolutions as the run goes (2,3,4,5,10,20 over a 9-phase run
-    to 80x48: K=2 for the first 9/7 phases, …, full color from 54/7 on).
-    """
-    share = total_images / (len(ks) + 1)
-    return [(round(i * share), k) for i, k in enumerate((*ks, None))]
-
-
-def alpha_at(phase: Phase, images_in_phase: int) -> float:
-    """Linear from 0 to 1 over a fade-in phase; 1 when stabilizing."""
-    if not phase.fading:
-        return 1.0
-    return min(1.0, images_in_phase / phase.images)
-
-
 def faded_reals(reals, alpha, fading: bool):
     """The reals a critic step sees: during a fade-in they blend from the previous stage's
     resolution (2×2 averaged, then doubled) to full detail with the same alpha as G's output,
@@ -110,11 +68,6 @@ def faded_reals(reals, alpha, fading: bool):
 
 def save_config(cfg: TrainConfig, run: Path) -> None:
     files.write_json(run / CONFIG_JSON, dataclasses.asdict(cfg), indent=2)
-
-
-def ema_beta(half_life_kimg: float, batch_size: int) -> float:
-    """The per-step decay that halves an old weight's share after ``half_life_kimg`` kimg."""
-    return 0.5 ** (batch_size / (half_life_kimg * 1000))
 
 
 def cpu_has_native_bf16() -> bool:

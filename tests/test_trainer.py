@@ -36,7 +36,8 @@ from progan.cli import run
 from progan.errors import ProganError
 from progan.export import to_uint8
 from progan.layers import downsample2x
-from progan.trainer import Trainer, TrainingDiverged, alpha_at, ema_beta, plan_phases
+from progan.schedule import alpha_at, curriculum_plan, ema_beta, plan_phases
+from progan.trainer import Trainer, TrainingDiverged
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -1214,8 +1215,6 @@ def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
 
 
 def test_color_curriculum_grows_the_colors_of_the_reals_over_the_run(image_folder, tmp_path):
-    from progan.trainer import curriculum_plan
-
     assert curriculum_plan((2, 3, 4, 5, 10, 20), 700) == [
         (0, 2), (100, 3), (200, 4), (300, 5), (400, 10), (500, 20), (600, None)
     ]  # fmt: skip
