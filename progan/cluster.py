@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from progan import backend
 from progan.errors import ProganError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+# What every worker reports at the start (Cluster.start_together): images, classes, a checksum of
+# the class names, the steps of the whole schedule.
+START_FIGURES = 4
 
 
 def make_strategy(name: str):
@@ -73,7 +77,8 @@ def common_step(steps_by_worker: Sequence[Sequence[int]]) -> int:
 @contextlib.contextmanager
 def worker_lost(strategy: str, run: str) -> Iterator[None]:
     """Turn TensorFlow's "peer unavailable" errors of a multiworker run into one line that
-    names the worker that stopped and says how to go on (the agreed saves make that safe)."""
+    names the worker that stopped and says how to go on (the agreed saves make a resume safe
+    once the run has saved; before that, the run starts over)."""
     if strategy != "multiworker" or backend.name() != "tensorflow":
         yield
         return
@@ -82,24 +87,36 @@ def worker_lost(strategy: str, run: str) -> Iterator[None]:
     try:
         yield
     except (tf.errors.UnavailableError, tf.errors.AbortedError) as err:
-        tasks = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", err.message)))
-        who = ", ".join(f"{job} {task}" for job, task in tasks) or "another worker"
         raise ProganError(
-            f"{who} of this run stopped answering; once it is back, start every worker again "
-            f"with: python train.py --out {run} --resume"
+            f"{lost_workers(err.message)} of this run stopped answering; once it is back, start "
+            + (
+                f"every worker again with: python train.py --out {run} --resume"
+                if (Path(run) / "config.json").is_file()
+                else "every worker again with the command each was started with (nothing saved)"
+            )
         ) from None
 
 
+def lost_workers(message: str) -> str:
+    """The workers TensorFlow's error names as down, as TF_CONFIG names them ("worker 1").
+
+    The tasks listed after "unhealthy" are the ones down; the message also names the task
+    that reported it, which may be alive."""
+    listed = message.split("unhealthy", 1)[-1]
+    tasks = dict.fromkeys(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", listed))
+    names = [job if job == "chief" else f"{job} {task}" for job, task in tasks]
+    return ", ".join(names) or "another worker"
+
+
 class Cluster:
-    """This process's place in the run (chief or not, index among the workers) and the two
-    collectives the trainer needs: agreeing on wishes, and gathering small numbers."""
+    """This process's place in the run (chief or not, index among the workers) and the
+    collectives the trainer needs: starting together, agreeing on wishes, gathering numbers."""
 
     def __init__(self, strategy) -> None:
         self.strategy = strategy
         resolver = getattr(strategy, "cluster_resolver", None)
         if resolver is None or not resolver.task_type:
             self.workers, self.index, self.is_chief, self.task_id = 1, 0, True, 0
-            self.names = ["this process"]
             return
         spec = resolver.cluster_spec().as_dict()
         chiefs = len(spec.get("chief", []))
@@ -131,21 +148,38 @@ class Cluster:
         replicas = self.strategy.num_replicas_in_sync // self.workers
         return self._sum(rows).numpy() / replicas
 
-    def start_together(self, prepare: Callable[[], None]) -> None:
+    def start_together(self, prepare: Callable[[], Sequence[float]]) -> None:
         """Run this worker's ``prepare`` (which must send nothing), then stop every worker if
-        any one's failed: the failing one with its own error, the others naming it, instead of
-        leaving them to wait for it in their first all-reduce."""
+        any one's failed, or if they would not train the same thing: the failing one with its
+        own error, the others naming it, instead of leaving them to wait for it in an
+        all-reduce, or to pair up collectives of different steps.
+
+        ``prepare`` returns the :data:`START_FIGURES` figures every worker must share."""
         try:
-            prepare()
-        except Exception:
-            self.gather([1.0])
+            figures = [float(x) for x in prepare()]
+        except BaseException:
+            with contextlib.suppress(Exception):  # the worker's own error is the one to show
+                self.gather([1.0, *[0.0] * START_FIGURES])
             raise
-        failed = np.flatnonzero(self.gather([0.0])[:, 0])
+        rows = self.gather([0.0, *figures])
+        failed = np.flatnonzero(rows[:, 0])
         if failed.size:
             names = ", ".join(self.names[i] for i in failed)
             raise ProganError(
                 f"{names} could not start (its own output says why); this one stops too"
             )
+        differ = [i for i in range(self.workers) if not np.array_equal(rows[i, 1:], rows[0, 1:])]
+        if differ:
+            seen = "; ".join(self._start_figures(rows, i) for i in (0, *differ))
+            raise ProganError(
+                f"the workers would not train the same run ({seen}); give every worker the same "
+                "data set and flags"
+            )
+
+    def _start_figures(self, rows: np.ndarray, index: int) -> str:
+        images, classes, names, schedule = (int(x) for x in rows[index, 1:])
+        other = ", other class names" if index and names != int(rows[0, 3]) else ""
+        return f"{self.names[index]}: {images} images, {classes} classes{other}, {schedule} steps"
 
     def agree(self, *wishes: bool) -> list[bool]:
         """Each wish, true for all when any worker has it."""

@@ -17,6 +17,7 @@ import logging
 import math
 import signal
 import time
+import zlib
 from pathlib import Path
 
 import keras
@@ -119,11 +120,6 @@ class Trainer:
         self.ckpt_dir = own / "checkpoints"
         self.cluster.start_together(self._set_up)
         self.net = self.cfg.network  # with the data's classes in a conditional run
-        self.phases = plan_phases(
-            self.num_stages,
-            self._phase_images(),
-            round(cfg.schedule.final_kimg * 1000),
-        )
         self._build_models()
         self.stop_signal: int | None = None
         self.writer = None
@@ -140,9 +136,10 @@ class Trainer:
             self._set_learning_rate(index)  # a --from into the final training: its chunk's rate
 
     # ----------------------------------------------------------------- set-up
-    def _set_up(self) -> None:
-        """This worker's checks and data, everything before the first collective (see
-        :meth:`Cluster.start_together`)."""
+    def _set_up(self) -> tuple[int, int, int, int]:
+        """This worker's checks, data and phases, everything before the first collective; the
+        figures every worker must share: images, classes, their names' checksum, the steps of
+        the whole schedule (see :meth:`Cluster.start_together`)."""
         cfg = self.cfg
         self._check_run_folder()
         self.num_stages = stage_index(cfg.network.base, cfg.max_res) + 1
@@ -159,6 +156,18 @@ class Trainer:
         self.kinds_shown = self._kinds_shown()
         self._check_data()
         self._check_mbstd_groups()
+        self.phases = plan_phases(
+            self.num_stages,
+            self._phase_images(),
+            round(cfg.schedule.final_kimg * 1000),
+        )
+        classes, batches = self.cfg.network.classes, cfg.schedule.batch_sizes
+        return (
+            len(self.cache),
+            len(classes),
+            zlib.crc32(",".join(classes).encode()),
+            sum(-(-phase.images // batches[phase.stage]) for phase in self.phases),
+        )
 
     def _check_run_folder(self) -> None:
         has_checkpoint = bool(checkpoints.steps(self.ckpt_dir)) or checkpoints.has_legacy(

@@ -588,9 +588,9 @@ def test_every_export_under_checkpoints_is_found(tmp_path, plain_model: Path) ->
 def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
     plain_model: Path, monkeypatch
 ) -> None:
-    """Two slow GIFs hold both heavy slots of a 4-thread server: /healthz and a single PNG still
-    answer within 2 s while the GIFs take 4, a third GIF gets 503 with Retry-After at once, the
-    two GIFs finish. (Margins for a second test process on the same two cores.)"""
+    """Two GIFs held until the checks are done hold both heavy slots of a 4-thread server:
+    /healthz and a single PNG still answer within 2 s, a third GIF gets 503 with Retry-After
+    within 2 s, the two GIFs finish once released."""
     import json
     import time
     import urllib.error
@@ -602,10 +602,11 @@ def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
     g = app.extensions["progan_models"].default.generator
     budget = app.extensions["progan_heavy"]
     fast = type(g).render
+    released = threading.Event()
 
     def slow_for_animations(latents, res, labels=None):
         if len(latents) > 8:  # a GIF's frames, not a single image
-            time.sleep(4.0)
+            released.wait(timeout=60)
         return fast(g, latents, res, labels)
 
     monkeypatch.setattr(g, "render", slow_for_animations)
@@ -637,6 +638,7 @@ def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
         assert time.monotonic() - started < 2.0
         assert status == 503 and headers["Retry-After"] == "2"
         assert "busy with other animations" in json.loads(body)["error"]
+        released.set()
         for worker in workers:
             worker.join()
     assert sorted(r[0] for r in results) == [200, 200]
