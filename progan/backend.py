@@ -62,6 +62,18 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is the backend saying a device ran out of memory (TensorFlow's
+    ResourceExhaustedError; under JAX a runtime error whose status is RESOURCE_EXHAUSTED)."""
+    if name() == "jax":
+        import jax
+
+        return isinstance(error, jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(error)
+    import tensorflow as tf
+
+    return isinstance(error, tf.errors.ResourceExhaustedError)
+
+
 def tensorboard_writer(folder: str):
     """TensorBoard's own NumPy event writer, the same files under either backend.
 

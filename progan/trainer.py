@@ -822,9 +822,32 @@ class Trainer:
                 if save:
                     self.save()
                     last_save = time.monotonic()
+        except Exception as err:
+            if backend.is_out_of_memory(err):
+                raise self._out_of_memory(phase) from None
+            raise
         finally:
             bar.close()
         return self.stop_signal is None
+
+    def _out_of_memory(self, phase: Phase) -> ProganError:
+        """One line for a step that did not fit: where, and the command that resumes the run
+        from its last checkpoint with half that stage's batch (and the stages above it no
+        larger)."""
+        sizes = list(self.cfg.schedule.batch_sizes[: self.num_stages])
+        half = sizes[phase.stage] // 2
+        smaller = sizes[: phase.stage] + [min(size, half) for size in sizes[phase.stage :]]
+        where = f"{format_res(self.shapes[phase.stage])} {phase.name}"
+        if half < 2:
+            return ProganError(
+                f"out of memory at {where} with batches of {sizes[phase.stage]}: even the "
+                "smallest batch does not fit this device; use a larger one or fewer channels"
+            )
+        return ProganError(
+            f"out of memory at {where} with batches of {sizes[phase.stage]}; resume with "
+            f"smaller ones: python train.py --out {self.run_dir} --resume --batch-sizes "
+            + ",".join(map(str, smaller))
+        )
 
     def _check_finite(self, values: dict[str, float]) -> None:
         bad = [name for name, v in values.items() if not math.isfinite(v)]

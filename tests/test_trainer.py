@@ -612,6 +612,43 @@ def test_a_nan_in_training_stops_the_run_before_it_is_saved(image_folder, tmp_pa
     assert all(np.isfinite(v.numpy()).all() for v in resumed.D.weights)
 
 
+class OutOfMemoryAtTheFadeIn(Trainer):
+    """A device that cannot hold the 10x6 fade-in's step: it fails as TensorFlow fails."""
+
+    def make_step(self, phase, batch_size, regularize=True, steps=0):
+        step = super().make_step(phase, batch_size, regularize, steps)
+
+        def too_big(batch, alpha):
+            if phase.fading:
+                raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+            return step(batch, alpha)
+
+        return too_big
+
+
+def test_out_of_memory_is_one_line_with_the_command_that_resumes_with_smaller_batches(
+    image_folder, tmp_path
+):
+    run = tmp_path / "run"
+    cfg = tiny_config(run, image_folder, schedule=ScheduleConfig(0.048, batch_sizes=(8, 8)))
+    with pytest.raises(ProganError) as raised:
+        OutOfMemoryAtTheFadeIn(cfg).train()
+    assert str(raised.value) == (
+        f"out of memory at 10x6 fade-in with batches of 8; resume with smaller ones: "
+        f"python train.py --out {run} --resume --batch-sizes 8,4"
+    )
+    argv = str(raised.value).split("python train.py ")[1].split()
+    resumed = Trainer(train.config_from_args(train.build_parser().parse_args(argv), argv))
+    assert resumed.cfg.schedule.batch_sizes[:2] == (8, 4) and resumed.images_shown == 48
+    resumed.train()  # what the first run could not do, now in batches of 4
+    assert resumed.images_shown == 48 * 3
+    small = tiny_config(
+        tmp_path / "small", image_folder, schedule=ScheduleConfig(0.048, batch_sizes=(8, 3))
+    )
+    with pytest.raises(ProganError, match="at 10x6 fade-in with batches of 3: even the smallest"):
+        OutOfMemoryAtTheFadeIn(small).train()
+
+
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

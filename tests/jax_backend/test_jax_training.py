@@ -129,3 +129,14 @@ def test_the_studio_serves_the_shipped_models_under_jax():
     for url in ("/generate/80x48/42/original", "/generate/80x48/42/red?model=laundry-color"):
         response = client.get(url)
         assert response.status_code == 200 and response.mimetype == "image/png", url
+
+
+def test_out_of_memory_under_jax_is_told_from_other_runtime_errors():
+    import jax
+
+    from progan import backend
+
+    exhausted = "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.20GiB"
+    assert backend.is_out_of_memory(jax.errors.JaxRuntimeError(exhausted))
+    assert not backend.is_out_of_memory(jax.errors.JaxRuntimeError("INTERNAL: a kernel failed"))
+    assert not backend.is_out_of_memory(ValueError(exhausted))
