@@ -13,6 +13,7 @@ value in the step.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -202,7 +203,9 @@ def fastest_step(
 
     Every call is a real training step: the candidates compute the same update (up to float
     round-off), so the trial steps are part of the run, not extra work. ``report(chosen,
-    median seconds by name)`` is called once, when the choice is made.
+    median seconds by name)`` is called once, when the choice is made. A candidate that runs
+    out of device memory (XLA may need more than the plain step) drops out with an infinite
+    time, and its step is taken by the next one; the last one left raises as any step does.
     """
     names = list(candidates)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -217,13 +220,22 @@ def fastest_step(
         timed = calls >= len(names)
         calls += 1
         start = time.perf_counter()
-        metrics = candidates[name](batch, alpha)
-        float(next(iter(metrics.values())))  # wait for the step to finish
+        try:
+            metrics = candidates[name](batch, alpha)
+            float(next(iter(metrics.values())))  # wait for the step to finish
+        except Exception as err:
+            if len(names) == 1 or not is_out_of_memory(err):
+                raise
+            names.remove(name)
+            times[name] = [math.inf] * trials
+            calls = len(names)  # the others' first calls are behind them or come next
+            metrics = step(batch, alpha)
+            return metrics
         if timed:
             times[name].append(time.perf_counter() - start)
         if all(len(t) >= trials for t in times.values()):
             medians = {n: float(np.median(t)) for n, t in times.items()}
-            chosen = min(names, key=medians.__getitem__)
+            chosen = min(medians, key=medians.__getitem__)
             report(chosen, medians)
         return metrics
 

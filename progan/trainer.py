@@ -15,9 +15,11 @@ import dataclasses
 import json
 import logging
 import math
+import shlex
 import signal
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -429,7 +431,10 @@ class Trainer:
         where = f"{format_res(self.shapes[phase.stage])} {phase.name}"
 
         def report(chosen: str, medians: dict[str, float]) -> None:
-            times = ", ".join(f"{name} {1e3 * t:.1f} ms" for name, t in medians.items())
+            times = ", ".join(
+                f"{name} {1e3 * t:.1f} ms" if math.isfinite(t) else f"{name} out of memory"
+                for name, t in medians.items()
+            )
             log.info("%s step: %s; keeping %s", where, times, chosen)
 
         return backend.fastest_step(
@@ -747,7 +752,8 @@ class Trainer:
                 if not finished:
                     path = self.save()
                     raise KeyboardInterrupt(f"stopped; saved {path}")
-                self._end_phase(index)
+                with self._memory_advice(self._without_evaluation):
+                    self._end_phase(index)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -786,7 +792,7 @@ class Trainer:
         )
         last_save, last_log, logged_images = time.monotonic(), time.monotonic(), shown
         tick = time.monotonic()
-        try:
+        with bar, self._memory_advice(lambda: self._smaller_batches(phase)):
             for k, batch in enumerate(dataset, start=1):
                 alpha = alpha_at(phase, shown)
                 metrics = step_for(shown)(batch, ops.convert_to_tensor(alpha, "float32"))
@@ -822,32 +828,55 @@ class Trainer:
                 if save:
                     self.save()
                     last_save = time.monotonic()
-        except Exception as err:
-            if backend.is_out_of_memory(err):
-                raise self._out_of_memory(phase) from None
-            raise
-        finally:
-            bar.close()
         return self.stop_signal is None
 
-    def _out_of_memory(self, phase: Phase) -> ProganError:
-        """One line for a step that did not fit: where, and the command that resumes the run
-        from its last checkpoint with half that stage's batch (and the stages above it no
-        larger)."""
-        sizes = list(self.cfg.schedule.batch_sizes[: self.num_stages])
-        half = sizes[phase.stage] // 2
-        smaller = sizes[: phase.stage] + [min(size, half) for size in sizes[phase.stage :]]
-        where = f"{format_res(self.shapes[phase.stage])} {phase.name}"
-        if half < 2:
-            return ProganError(
-                f"out of memory at {where} with batches of {sizes[phase.stage]}: even the "
-                "smallest batch does not fit this device; use a larger one or fewer channels"
-            )
-        return ProganError(
-            f"out of memory at {where} with batches of {sizes[phase.stage]}; resume with "
-            f"smaller ones: python train.py --out {self.run_dir} --resume --batch-sizes "
-            + ",".join(map(str, smaller))
+    @contextlib.contextmanager
+    def _memory_advice(self, advice: Callable[[], str]) -> Iterator[None]:
+        """Turn the backend's out-of-memory error into one line: what did not fit and what to
+        change (the allocation that failed is logged first)."""
+        try:
+            yield
+        except Exception as err:
+            if not backend.is_out_of_memory(err):
+                raise
+            log.warning("out of memory: %s", str(err).strip().splitlines()[0])
+            raise ProganError(advice()) from None
+
+    def _without_evaluation(self) -> str:
+        """What a phase end that did not fit says (its images are drawn in training batches;
+        the evaluation's arrays are what grows)."""
+        command = ["python", "train.py", "--out", str(self.run_dir), "--resume"]
+        return (
+            f"out of memory evaluating the phase end on {self.cfg.eval_images} images; resume "
+            f"without the evaluation: {shlex.join([*command, '--eval-images', '0'])}"
         )
+
+    def _smaller_batches(self, phase: Phase) -> str:
+        """What a step that did not fit says: the command that resumes the run from its last
+        checkpoint with half that stage's batch (and no larger one above it), in a multiple the
+        run's replicas or devices can split into minibatch-stddev groups of 2."""
+        sizes = self.cfg.schedule.batch_sizes
+        batch = sizes[phase.stage]
+        unit = 2 * self.replicas
+        if self.strategy is None and self.cfg.strategy == "mirrored":  # JAX shards the batch
+            import jax
+
+            unit = math.lcm(2, jax.local_device_count())
+        smaller = max(unit, batch // 2 // unit * unit)
+        where = f"out of memory at {format_res(self.shapes[phase.stage])} {phase.name}"
+        if smaller >= batch:
+            return (
+                f"{where} with batches of {batch}, already the smallest this run can split; use "
+                "a device with more memory, or fewer channels"
+            )
+        capped = [*sizes[: phase.stage], *(min(size, smaller) for size in sizes[phase.stage :])]
+        command = shlex.join(
+            ["python", "train.py", "--out", str(self.run_dir), "--resume", "--batch-sizes"]
+            + [",".join(map(str, capped))]
+            + (["--backend", "jax"] if backend.name() == "jax" else [])
+        )
+        every = " on every worker" if self.cluster.workers > 1 else ""
+        return f"{where} with batches of {batch}; resume with smaller ones{every}: {command}"
 
     def _check_finite(self, values: dict[str, float]) -> None:
         bad = [name for name, v in values.items() if not math.isfinite(v)]
@@ -932,18 +961,7 @@ class Trainer:
         n = len(reals) // 2
         z = seed_latents(list(range(n)), self.net.latent_dim)
         labels = self._labels_for(n)
-        fakes = np.concatenate(
-            [
-                to_uint8(
-                    self.G_ema(
-                        z[i : i + 64],
-                        stage=stage,
-                        labels=None if labels is None else labels[i : i + 64],
-                    )
-                )
-                for i in range(0, n, 64)
-            ]
-        )
+        fakes = self._render(z, stage, labels)
         scores = evaluate(fakes, reals, seed=self.cfg.seed)
         # the classifier evaluate would use on the finished model, from its stage up
         shape = kinds.classifier_res(self.shapes, self.shapes[-1])
@@ -963,6 +981,23 @@ class Trainer:
             scores |= {key: figures[key] for key in PHASE_END_KIND_FIGURES}
         return scores
 
+    def _render(self, z: np.ndarray, stage: int, labels: np.ndarray | None) -> np.ndarray:
+        """The EMA generator's images, in chunks of the stage's training batch: what fit in a
+        training step fits here."""
+        size = self.cfg.schedule.batch_sizes[stage]
+        return np.concatenate(
+            [
+                to_uint8(
+                    self.G_ema(
+                        z[i : i + size],
+                        stage=stage,
+                        labels=None if labels is None else labels[i : i + size],
+                    )
+                )
+                for i in range(0, len(z), size)
+            ]
+        )
+
     def sample_grid(self, stage: int) -> np.ndarray:
         """The EMA generator on fixed seeds 0.., enlarged to at least 96 px high, tiled.
 
@@ -976,7 +1011,7 @@ class Trainer:
                 seed_latents(list(range(cols)), self.net.latent_dim), (self.net.num_classes, 1)
             )
             labels = np.repeat(np.arange(self.net.num_classes, dtype=np.int32), cols)
-        images = to_uint8(self.G_ema(z, stage=stage, labels=labels))
+        images = self._render(z, stage, labels)
         scale = max(1, 96 // images.shape[1])
         return image_grid(images.repeat(scale, axis=1).repeat(scale, axis=2), columns=cols)
 

@@ -205,6 +205,28 @@ def test_fastest_step_times_each_candidate_after_its_first_call_and_keeps_the_fa
     assert name == "fast" and medians["fast"] < medians["slow"]
 
 
+def test_a_candidate_step_out_of_memory_drops_out_and_its_batch_is_trained_by_the_other():
+    calls, chosen = [], []
+
+    def plain(batch, alpha):
+        calls.append(("plain", batch))
+        return {"d_loss": np.float32(batch)}
+
+    def xla(batch, alpha):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    step = backend.fastest_step(
+        {"plain": plain, "XLA": xla}, 3, lambda name, medians: chosen.append((name, medians))
+    )
+    assert [step(k, 0.5) for k in range(6)] == [{"d_loss": np.float32(k)} for k in range(6)]
+    assert calls == [("plain", k) for k in range(6)]  # batch 1 failed under XLA, then ran plain
+    ((name, medians),) = chosen
+    assert name == "plain" and medians["XLA"] == np.inf
+    only = backend.fastest_step({"XLA": xla}, 3, lambda name, medians: None)
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        only(0, 0.5)
+
+
 def test_auto_jit_tries_xla_on_long_phases_only(image_folder, tmp_path, caplog, monkeypatch):
     monkeypatch.setattr(trainer_module, "AUTO_JIT_MIN_STEPS", 20)
 
@@ -612,18 +634,32 @@ def test_a_nan_in_training_stops_the_run_before_it_is_saved(image_folder, tmp_pa
     assert all(np.isfinite(v.numpy()).all() for v in resumed.D.weights)
 
 
+def out_of_memory() -> tf.errors.ResourceExhaustedError:
+    return tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor [8,32,6,10]")
+
+
 class OutOfMemoryAtTheFadeIn(Trainer):
-    """A device that cannot hold the 10x6 fade-in's step: it fails as TensorFlow fails."""
+    """A device that holds the 10x6 fade-in's step only up to ``largest_fit`` images (larger
+    fail as TensorFlow fails); the batch sizes of the steps made are noted."""
+
+    largest_fit = 4
 
     def make_step(self, phase, batch_size, regularize=True, steps=0):
         step = super().make_step(phase, batch_size, regularize, steps)
+        self.__dict__.setdefault("batches", []).append(batch_size)
 
         def too_big(batch, alpha):
-            if phase.fading:
-                raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+            if phase.fading and batch_size > self.largest_fit:
+                raise out_of_memory()
             return step(batch, alpha)
 
         return too_big
+
+
+def resume_as_told(error: ProganError, cls: type[Trainer] = Trainer) -> Trainer:
+    """The run of the command a one-line error ends with."""
+    argv = str(error).split("python train.py ")[1].split()
+    return cls(train.config_from_args(train.build_parser().parse_args(argv), argv))
 
 
 def test_out_of_memory_is_one_line_with_the_command_that_resumes_with_smaller_batches(
@@ -637,16 +673,50 @@ def test_out_of_memory_is_one_line_with_the_command_that_resumes_with_smaller_ba
         f"out of memory at 10x6 fade-in with batches of 8; resume with smaller ones: "
         f"python train.py --out {run} --resume --batch-sizes 8,4"
     )
-    argv = str(raised.value).split("python train.py ")[1].split()
-    resumed = Trainer(train.config_from_args(train.build_parser().parse_args(argv), argv))
-    assert resumed.cfg.schedule.batch_sizes[:2] == (8, 4) and resumed.images_shown == 48
+    resumed = resume_as_told(raised.value, OutOfMemoryAtTheFadeIn)
+    assert resumed.images_shown == 48
     resumed.train()  # what the first run could not do, now in batches of 4
-    assert resumed.images_shown == 48 * 3
-    small = tiny_config(
-        tmp_path / "small", image_folder, schedule=ScheduleConfig(0.048, batch_sizes=(8, 3))
+    assert resumed.batches == [4, 4] and resumed.images_shown == 48 * 3
+    schedule = ScheduleConfig(0.048, batch_sizes=(8, 2))
+    small = OutOfMemoryAtTheFadeIn(tiny_config(tmp_path / "small", image_folder, schedule=schedule))
+    small.largest_fit = 1
+    with pytest.raises(ProganError, match="fade-in with batches of 2, already the smallest"):
+        small.train()
+
+
+def test_smaller_batches_split_over_the_replicas_and_cap_the_stages_above(
+    image_folder, tmp_path, monkeypatch
+):
+    schedule = ScheduleConfig(0.048, batch_sizes=(16, 12, 8, 8, 32))
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, schedule=schedule))
+    monkeypatch.setattr(Trainer, "replicas", property(lambda self: 2))
+    trainer.cluster.workers = 2
+    message = trainer._smaller_batches(trainer.phases[1])
+    # half of 12 is 6, which 2 replicas cannot split into groups of 2: 4
+    assert message.endswith(
+        f"resume with smaller ones on every worker: python train.py --out {tmp_path / 'run'} "
+        "--resume --batch-sizes 16,4,4,4,4"
     )
-    with pytest.raises(ProganError, match="at 10x6 fade-in with batches of 3: even the smallest"):
-        OutOfMemoryAtTheFadeIn(small).train()
+
+
+class OutOfMemoryEvaluating(Trainer):
+    def evaluate(self, stage):
+        if self.cfg.eval_images:
+            raise out_of_memory()
+        return super().evaluate(stage)
+
+
+def test_out_of_memory_at_a_phase_end_resumes_without_the_evaluation(image_folder, tmp_path):
+    run = tmp_path / "run"
+    cfg = tiny_config(run, image_folder, max_res=(3, 5), eval_images=64)
+    with pytest.raises(ProganError) as raised:
+        OutOfMemoryEvaluating(cfg).train()
+    assert str(raised.value) == (
+        "out of memory evaluating the phase end on 64 images; resume without the evaluation: "
+        f"python train.py --out {run} --resume --eval-images 0"
+    )
+    resumed = resume_as_told(raised.value, OutOfMemoryEvaluating)
+    assert resumed.train() == run / "export" and resumed.images_shown == 48
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
