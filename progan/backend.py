@@ -63,16 +63,26 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+# TensorFlow's other words for a full GPU: a batch that cannot be copied to it, cuDNN's
+# workspace that cannot be allocated.
+TF_OUT_OF_MEMORY = ("Dst tensor is not initialized", "CUDNN_STATUS_ALLOC_FAILED")
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is the backend saying a device ran out of memory (TensorFlow's
-    ResourceExhaustedError; under JAX a runtime error whose status is RESOURCE_EXHAUSTED)."""
+    ResourceExhaustedError and :data:`TF_OUT_OF_MEMORY`; under JAX a runtime error whose status
+    is RESOURCE_EXHAUSTED)."""
     if name() == "jax":
         import jax
 
         return isinstance(error, jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(error)
     import tensorflow as tf
 
-    return isinstance(error, tf.errors.ResourceExhaustedError)
+    if isinstance(error, tf.errors.ResourceExhaustedError):
+        return True
+    return isinstance(error, tf.errors.OpError) and any(
+        m in error.message for m in TF_OUT_OF_MEMORY
+    )
 
 
 def tensorboard_writer(folder: str):

@@ -205,6 +205,16 @@ def test_fastest_step_times_each_candidate_after_its_first_call_and_keeps_the_fa
     assert name == "fast" and medians["fast"] < medians["slow"]
 
 
+def test_out_of_memory_is_told_from_other_tensorflow_errors():
+    errors = tf.errors
+    assert backend.is_out_of_memory(errors.ResourceExhaustedError(None, None, "OOM"))
+    for message in ("Dst tensor is not initialized.", "CUDNN_STATUS_ALLOC_FAILED in conv"):
+        assert backend.is_out_of_memory(errors.InternalError(None, None, message))
+    assert not backend.is_out_of_memory(errors.InternalError(None, None, "a kernel failed"))
+    assert not backend.is_out_of_memory(errors.UnavailableError(None, None, "OOM"))
+    assert not backend.is_out_of_memory(MemoryError())  # the host's, not a device's
+
+
 def test_a_candidate_step_out_of_memory_drops_out_and_its_batch_is_trained_by_the_other():
     calls, chosen = [], []
 
