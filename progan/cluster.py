@@ -181,6 +181,18 @@ class Cluster:
         other = ", other class names" if index and names != int(rows[0, 3]) else ""
         return f"{self.names[index]}: {images} images, {classes} classes{other}, {schedule} steps"
 
+    def all_or_none(self, flag: bool, what: str) -> bool:
+        """``flag``, checked to be every worker's: a restore that branches on a worker's own
+        files must take the same branch everywhere, or their collectives stop pairing up."""
+        flags = self.gather([float(flag)])[:, 0]
+        if flags.min() != flags.max():
+            having = ", ".join(self.names[i] for i in np.flatnonzero(flags))
+            raise ProganError(
+                f"{what} on {having}, not on the other workers; give every worker a copy of the "
+                "chief's checkpoints folder"
+            )
+        return flag
+
     def agree(self, *wishes: bool) -> list[bool]:
         """Each wish, true for all when any worker has it."""
         if self.workers == 1:

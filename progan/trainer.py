@@ -531,7 +531,8 @@ class Trainer:
     def restore(self) -> None:
         """Load the newest checkpoint every worker holds: models and counters, and Adam state
         when mid-phase."""
-        if not checkpoints.steps(self.ckpt_dir):
+        legacy = not checkpoints.steps(self.ckpt_dir)
+        if self.cluster.all_or_none(legacy, "only checkpoints of an earlier version"):
             self._restore_tensorflow_checkpoint()
             return
         path = checkpoints.path_for(self.ckpt_dir, self._common_checkpoint())

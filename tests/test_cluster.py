@@ -101,3 +101,11 @@ def test_a_lost_worker_is_one_line_with_the_way_on(tmp_path: Path):
     )
     with pytest.raises(tf.errors.UnavailableError), worker_lost("default", str(tmp_path)):
         raise lost  # one process: nothing to name
+
+
+def test_a_restore_takes_the_same_branch_on_every_worker():
+    cluster, sent = two_workers([[1.0]])
+    assert cluster.all_or_none(True, "old checkpoints") is True and sent == [[1.0]]
+    cluster, _ = two_workers([[1.0]])
+    with pytest.raises(ProganError, match="^old checkpoints on worker 1, not on the other workers"):
+        cluster.all_or_none(False, "old checkpoints")
