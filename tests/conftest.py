@@ -38,9 +38,10 @@ if BACKEND == "jax":
     # Two CPU devices, as TensorFlow gets two logical ones below (for --strategy mirrored).
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 else:
-    collect_ignore = ["jax_backend"]
-    import tensorflow as tf
+    from progan.quiet import import_tensorflow
 
+    collect_ignore = ["jax_backend"]
+    tf = import_tensorflow()  # quietly: pytest-xdist's controller prints what it loads with
     _cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
