@@ -25,8 +25,9 @@ from progan.errors import ProganError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 # What every worker reports at the start (Cluster.start_together): images, classes, a checksum of
-# the class names, the steps of the whole schedule.
-START_FIGURES = 4
+# the class names, the steps of the whole schedule, and how it starts (an index of STARTS).
+START_FIGURES = 5
+STARTS = ("a new run", "resuming", "from an export")
 
 
 def make_strategy(name: str):
@@ -177,9 +178,12 @@ class Cluster:
             )
 
     def _start_figures(self, rows: np.ndarray, index: int) -> str:
-        images, classes, names, schedule = (int(x) for x in rows[index, 1:])
+        images, classes, names, schedule, start = (int(x) for x in rows[index, 1:])
         other = ", other class names" if index and names != int(rows[0, 3]) else ""
-        return f"{self.names[index]}: {images} images, {classes} classes{other}, {schedule} steps"
+        return (
+            f"{self.names[index]}: {images} images, {classes} classes{other}, {schedule} steps, "
+            f"{STARTS[start]}"
+        )
 
     def all_or_none(self, flag: bool, what: str) -> bool:
         """``flag``, checked to be every worker's: a restore that branches on a worker's own

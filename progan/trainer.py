@@ -29,7 +29,7 @@ from keras import ops
 from config import MIXED_PRECISION_MODES, TrainConfig
 from progan import backend, checkpoints, export, files, kinds, widen
 from progan.augment import augment
-from progan.cluster import Cluster, common_step, make_strategy
+from progan.cluster import STARTS, Cluster, common_step, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
 from progan.discriminator import Discriminator
 from progan.errors import ProganError
@@ -138,10 +138,10 @@ class Trainer:
             self._set_learning_rate(index)  # a --from into the final training: its chunk's rate
 
     # ----------------------------------------------------------------- set-up
-    def _set_up(self) -> tuple[int, int, int, int]:
+    def _set_up(self) -> tuple[int, ...]:
         """This worker's checks, data and phases, everything before the first collective; the
         figures every worker must share: images, classes, their names' checksum, the steps of
-        the whole schedule (see :meth:`Cluster.start_together`)."""
+        the whole schedule, how the run starts (see :meth:`Cluster.start_together`)."""
         cfg = self.cfg
         self._check_run_folder()
         self.num_stages = stage_index(cfg.network.base, cfg.max_res) + 1
@@ -169,6 +169,9 @@ class Trainer:
             len(classes),
             zlib.crc32(",".join(classes).encode()),
             sum(-(-phase.images // batches[phase.stage]) for phase in self.phases),
+            STARTS.index(
+                "resuming" if cfg.resume else "from an export" if cfg.start_from else "a new run"
+            ),
         )
 
     def _check_run_folder(self) -> None:

@@ -23,7 +23,7 @@ def two_workers(others: list[list[float]]) -> tuple[Cluster, list]:
     return cluster, sent
 
 
-FIGURES = (32, 3, 12345, 40)  # images, classes, class-name checksum, steps
+FIGURES = (32, 3, 12345, 40, 1)  # images, classes, class-name checksum, steps, resuming
 
 
 def test_workers_restart_from_the_newest_step_all_of_them_hold():
@@ -60,9 +60,13 @@ def test_the_others_name_the_worker_that_could_not_start():
 @pytest.mark.parametrize(
     ("other", "seen"),
     [
-        ((31, 3, 12345, 40), "worker 1: 31 images, 3 classes, 40 steps"),
-        ((32, 3, 999, 40), "worker 1: 32 images, 3 classes, other class names, 40 steps"),
-        ((32, 3, 12345, 80), "worker 1: 32 images, 3 classes, 80 steps"),
+        ((31, 3, 12345, 40, 1), "worker 1: 31 images, 3 classes, 40 steps, resuming"),
+        (
+            (32, 3, 999, 40, 1),
+            "worker 1: 32 images, 3 classes, other class names, 40 steps, resuming",
+        ),
+        ((32, 3, 12345, 80, 1), "worker 1: 32 images, 3 classes, 80 steps, resuming"),
+        ((32, 3, 12345, 40, 0), "worker 1: 32 images, 3 classes, 40 steps, a new run"),
     ],
 )
 def test_workers_that_would_train_different_runs_stop(other, seen):
@@ -70,7 +74,8 @@ def test_workers_that_would_train_different_runs_stop(other, seen):
     with pytest.raises(ProganError) as raised:
         cluster.start_together(lambda: FIGURES)
     assert str(raised.value) == (
-        f"the workers would not train the same run (worker 0: 32 images, 3 classes, 40 steps; "
+        "the workers would not train the same run (worker 0: 32 images, 3 classes, 40 steps, "
+        f"resuming; "
         f"{seen}); give every worker the same data set and flags"
     )
 
