@@ -17,6 +17,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,10 +25,9 @@ from progan import backend
 from progan.errors import ProganError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
-# What every worker reports at the start (Cluster.start_together): images, classes, a checksum of
-# the class names, the steps of the whole schedule, and how it starts (an index of STARTS).
-START_FIGURES = 5
+# How a worker starts, among the figures it reports (Cluster.start_together).
 STARTS = ("a new run", "resuming", "from an export")
+T = TypeVar("T")
 
 
 def make_strategy(name: str):
@@ -149,27 +149,30 @@ class Cluster:
         replicas = self.strategy.num_replicas_in_sync // self.workers
         return self._sum(rows).numpy() / replicas
 
-    def start_together(self, prepare: Callable[[], Sequence[float]]) -> None:
-        """Run this worker's ``prepare`` (which must send nothing), then stop every worker if
-        any one's failed, or if they would not train the same thing: the failing one with its
-        own error, the others naming it, instead of leaving them to wait for it in an
-        all-reduce, or to pair up collectives of different steps.
-
-        ``prepare`` returns the :data:`START_FIGURES` figures every worker must share."""
+    def unless_one_fails(self, action: Callable[[], T], what: str) -> T:
+        """Run this worker's ``action`` (which must send nothing), then stop every worker if any
+        one's failed: the failing one with its own error, the others naming it ("worker 1
+        WHAT"), instead of leaving them to wait for it in their next all-reduce."""
         try:
-            figures = [float(x) for x in prepare()]
+            result = action()
         except BaseException:
             with contextlib.suppress(Exception):  # the worker's own error is the one to show
-                self.gather([1.0, *[0.0] * START_FIGURES])
+                self.gather([1.0])
             raise
-        rows = self.gather([0.0, *figures])
-        failed = np.flatnonzero(rows[:, 0])
+        failed = np.flatnonzero(self.gather([0.0])[:, 0])
         if failed.size:
             names = ", ".join(self.names[i] for i in failed)
-            raise ProganError(
-                f"{names} could not start (its own output says why); this one stops too"
-            )
-        differ = [i for i in range(self.workers) if not np.array_equal(rows[i, 1:], rows[0, 1:])]
+            raise ProganError(f"{names} {what} (its own output says why); this one stops too")
+        return result
+
+    def start_together(self, prepare: Callable[[], Sequence[float]]) -> None:
+        """Run every worker's set-up and stop them all if one's failed or if they would not train
+        the same run, rather than pair up collectives of different steps. ``prepare`` returns
+        what every worker must share: images, classes, a checksum of the class names, the steps
+        of the whole schedule, how it starts (an index of :data:`STARTS`)."""
+        figures = self.unless_one_fails(prepare, "could not start")
+        rows = self.gather([float(x) for x in figures])
+        differ = [i for i in range(self.workers) if not np.array_equal(rows[i], rows[0])]
         if differ:
             seen = "; ".join(self._start_figures(rows, i) for i in (0, *differ))
             raise ProganError(
@@ -178,8 +181,8 @@ class Cluster:
             )
 
     def _start_figures(self, rows: np.ndarray, index: int) -> str:
-        images, classes, names, schedule, start = (int(x) for x in rows[index, 1:])
-        other = ", other class names" if index and names != int(rows[0, 3]) else ""
+        images, classes, names, schedule, start = (int(x) for x in rows[index])
+        other = ", other class names" if index and names != int(rows[0, 2]) else ""
         return (
             f"{self.names[index]}: {images} images, {classes} classes{other}, {schedule} steps, "
             f"{STARTS[start]}"

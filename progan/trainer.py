@@ -539,7 +539,9 @@ class Trainer:
             self._restore_tensorflow_checkpoint()
             return
         path = checkpoints.path_for(self.ckpt_dir, self._common_checkpoint())
-        arrays = checkpoints.load(path)
+        arrays = self.cluster.unless_one_fails(
+            lambda: checkpoints.load(path), f"could not read its {path.name}"
+        )
         # A run resumed with a higher --max-res has stages the checkpoint lacks: they keep
         # their fresh initialisation.
         for key, variable in self._model_variables().items():

@@ -6,18 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from progan.cluster import START_FIGURES, Cluster, common_step, lost_workers, worker_lost
+from progan.cluster import Cluster, common_step, lost_workers, worker_lost
 from progan.errors import ProganError
 
 
-def two_workers(others: list[list[float]]) -> tuple[Cluster, list]:
-    """Worker 0 of two; ``gather`` answers with its own row above ``others``, and records it."""
-    cluster, sent = Cluster(None), []
+def two_workers(*answers: list[float]) -> tuple[Cluster, list]:
+    """Worker 0 of two; each ``gather`` answers with its own row above the next of ``answers``
+    (worker 1's rows), and records what it sent."""
+    cluster, sent, rows = Cluster(None), [], iter(answers)
     cluster.workers, cluster.index, cluster.names = 2, 0, ["worker 0", "worker 1"]
 
     def gather(values):
         sent.append(list(values))
-        return np.asarray([list(values), *others], np.float64)
+        return np.asarray([list(values), next(rows)], np.float64)
 
     cluster.gather = gather
     return cluster, sent
@@ -34,27 +35,36 @@ def test_workers_restart_from_the_newest_step_all_of_them_hold():
 
 
 def test_workers_that_agree_start():
-    cluster, sent = two_workers([[0.0, *FIGURES]])
+    cluster, sent = two_workers([0.0], list(FIGURES))
     cluster.start_together(lambda: FIGURES)
-    assert sent == [[0.0, *FIGURES]] and len(FIGURES) == START_FIGURES
+    assert sent == [[0.0], list(FIGURES)]
 
 
 @pytest.mark.parametrize("error", [ProganError("no data"), KeyboardInterrupt()])
 def test_a_failing_set_up_is_reported_to_the_others_then_raised(error):
-    cluster, sent = two_workers([[0.0, *FIGURES]])
+    cluster, sent = two_workers([0.0], list(FIGURES))
 
     def prepare():
         raise error
 
     with pytest.raises(type(error)):
         cluster.start_together(prepare)
-    assert sent == [[1.0] + [0.0] * START_FIGURES]  # one all-reduce, as the others make
+    assert sent == [[1.0]]  # the all-reduce the others make after their own set-up
 
 
 def test_the_others_name_the_worker_that_could_not_start():
-    cluster, _ = two_workers([[1.0] + [0.0] * START_FIGURES])
+    cluster, sent = two_workers([1.0])
     with pytest.raises(ProganError, match=r"^worker 1 could not start \(its own output says why\)"):
         cluster.start_together(lambda: FIGURES)
+    assert sent == [[0.0]]
+
+
+def test_a_checkpoint_one_worker_cannot_read_stops_them_all():
+    cluster, _ = two_workers([1.0])
+    with pytest.raises(ProganError, match="^worker 1 could not read its ckpt-48.npz"):
+        cluster.unless_one_fails(lambda: {"a": 1}, "could not read its ckpt-48.npz")
+    cluster, _ = two_workers([0.0])
+    assert cluster.unless_one_fails(lambda: {"a": 1}, "could not read it") == {"a": 1}
 
 
 @pytest.mark.parametrize(
@@ -70,13 +80,12 @@ def test_the_others_name_the_worker_that_could_not_start():
     ],
 )
 def test_workers_that_would_train_different_runs_stop(other, seen):
-    cluster, _ = two_workers([[0.0, *other]])
+    cluster, _ = two_workers([0.0], list(other))
     with pytest.raises(ProganError) as raised:
         cluster.start_together(lambda: FIGURES)
     assert str(raised.value) == (
         "the workers would not train the same run (worker 0: 32 images, 3 classes, 40 steps, "
-        f"resuming; "
-        f"{seen}); give every worker the same data set and flags"
+        f"resuming; {seen}); give every worker the same data set and flags"
     )
 
 
@@ -109,8 +118,8 @@ def test_a_lost_worker_is_one_line_with_the_way_on(tmp_path: Path):
 
 
 def test_a_restore_takes_the_same_branch_on_every_worker():
-    cluster, sent = two_workers([[1.0]])
+    cluster, sent = two_workers([1.0])
     assert cluster.all_or_none(True, "old checkpoints") is True and sent == [[1.0]]
-    cluster, _ = two_workers([[1.0]])
+    cluster, _ = two_workers([1.0])
     with pytest.raises(ProganError, match="^old checkpoints on worker 1, not on the other workers"):
         cluster.all_or_none(False, "old checkpoints")
