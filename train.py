@@ -32,7 +32,7 @@ from config import (
 )
 from progan import backend, widen
 from progan.backend import BACKENDS
-from progan.cli import Parser, count, real_number, run, whole_number
+from progan.cli import Parser, count, real_number, resume_command, run, whole_number
 from progan.errors import ProganError
 from progan.latent import SEED_LIMIT
 from progan.quiet import import_tensorflow
@@ -449,9 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             export = trainer.train()
         except KeyboardInterrupt as stop:
-            print(
-                f"{stop}; continue with: python train.py --out {cfg.out} --resume", file=sys.stderr
-            )
+            print(f"{stop}; continue with: {resume_command(cfg.out)}", file=sys.stderr)
             return 130
     print(f"done: {export}", file=sys.stderr)
     return 0

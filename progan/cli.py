@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -65,6 +67,16 @@ def real_number(least: float, *, above: bool = False) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def resume_command(run: str | os.PathLike, *flags: str) -> str:
+    """The shell line that continues the training run in ``run``: every message that tells a
+    user how to go on (a stop, a lost worker, a step out of memory) prints this one, so a path
+    with spaces stays one argument and a JAX run stays on JAX."""
+    words = ["python", "train.py", "--out", os.fspath(run), "--resume", *flags]
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        words += ["--backend", "jax"]
+    return shlex.join(words)
 
 
 def fail(message: str) -> NoReturn:

@@ -22,6 +22,7 @@ from typing import TypeVar
 import numpy as np
 
 from progan import backend
+from progan.cli import resume_command
 from progan.errors import ProganError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -91,7 +92,7 @@ def worker_lost(strategy: str, run: str) -> Iterator[None]:
         raise ProganError(
             f"{lost_workers(err.message)} of this run stopped answering; once it is back, start "
             + (
-                f"every worker again with: python train.py --out {run} --resume"
+                f"every worker again with: {resume_command(run)}"
                 if (Path(run) / "config.json").is_file()
                 else "every worker again with the command each was started with (nothing saved)"
             )

@@ -32,7 +32,8 @@ from progan.errors import ProganError
 def replacing(target: Path) -> Iterator[Path]:
     """A temporary path to write ``target``'s new contents to; it becomes ``target`` when the
     block ends without an error. An ``OSError`` is a :class:`ProganError` naming ``target``;
-    a missing folder is one too (``generate -o typo/x.png`` makes no folder ``typo``)."""
+    a missing folder is one too (``generate -o typo/x.png`` makes no folder ``typo``). One
+    that names another file (the block reads its input, and that fails) names that file."""
     target = Path(target)
     unique = f"{os.getpid()}-{secrets.token_hex(4)}"  # two processes or threads at once
     tmp = target.with_name(f".{target.name}.{unique}.tmp")
@@ -42,7 +43,9 @@ def replacing(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
         _fsync(target.parent)
     except OSError as err:
-        raise ProganError(f"cannot write {target}: {err.strerror or err}") from err
+        other = err.filename is not None and Path(err.filename) not in (tmp, target.parent)
+        what = f"read {err.filename}" if other else f"write {target}"
+        raise ProganError(f"cannot {what}: {err.strerror or err}") from err
     finally:
         with contextlib.suppress(OSError):  # e.g. its folder is a file
             tmp.unlink(missing_ok=True)

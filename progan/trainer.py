@@ -15,7 +15,6 @@ import dataclasses
 import json
 import logging
 import math
-import shlex
 import signal
 import time
 import zlib
@@ -29,6 +28,7 @@ from keras import ops
 from config import MIXED_PRECISION_MODES, TrainConfig
 from progan import backend, checkpoints, export, files, kinds, widen
 from progan.augment import augment
+from progan.cli import resume_command
 from progan.cluster import STARTS, Cluster, common_step, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
 from progan.discriminator import Discriminator
@@ -851,10 +851,9 @@ class Trainer:
     def _without_evaluation(self) -> str:
         """What a phase end that did not fit says (its images are drawn in training batches;
         the evaluation's arrays are what grows)."""
-        command = ["python", "train.py", "--out", str(self.run_dir), "--resume"]
         return (
             f"out of memory evaluating the phase end on {self.cfg.eval_images} images; resume "
-            f"without the evaluation: {shlex.join([*command, '--eval-images', '0'])}"
+            f"without the evaluation: {resume_command(self.run_dir, '--eval-images', '0')}"
         )
 
     def _smaller_batches(self, phase: Phase) -> str:
@@ -876,11 +875,7 @@ class Trainer:
                 "a device with more memory, or fewer channels"
             )
         capped = [*sizes[: phase.stage], *(min(size, smaller) for size in sizes[phase.stage :])]
-        command = shlex.join(
-            ["python", "train.py", "--out", str(self.run_dir), "--resume", "--batch-sizes"]
-            + [",".join(map(str, capped))]
-            + (["--backend", "jax"] if backend.name() == "jax" else [])
-        )
+        command = resume_command(self.run_dir, "--batch-sizes", ",".join(map(str, capped)))
         every = " on every worker" if self.cluster.workers > 1 else ""
         return f"{where} with batches of {batch}; resume with smaller ones{every}: {command}"
 

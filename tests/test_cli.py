@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -525,3 +526,15 @@ def test_quantize_writes_every_image_at_each_k_and_draws_a_strip(tmp_path, capsy
     assert code == 2 and "--image 3: photos has 3 images" in stderr
     code, _, stderr = call([*bad[:-1], "-1"], capsys)
     assert code == 2 and "--image: must be a whole number from 0" in stderr
+
+
+def test_the_resume_command_keeps_a_path_with_spaces_whole_and_a_jax_run_on_jax(monkeypatch):
+    from progan.cli import resume_command
+
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    line = resume_command(Path("/runs/my run"), "--batch-sizes", "8,4")
+    assert shlex.split(line) == [
+        "python", "train.py", "--out", "/runs/my run", "--resume", "--batch-sizes", "8,4"
+    ]  # fmt: skip
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert shlex.split(resume_command("/runs/a"))[-2:] == ["--backend", "jax"]

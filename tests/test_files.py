@@ -51,6 +51,10 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
         files.write_text(tmp_path / "typo" / "x.txt", "new")  # no folder made for a typo
     with pytest.raises(ProganError, match=r"cannot write .*grid\.txt: name it \.png"):
         files.save_image(tmp_path / "grid.txt", np.zeros((2, 2, 3), np.uint8))
+    # an input the block reads that fails is named as what failed, not the file being written
+    with pytest.raises(ProganError, match=r"cannot read .*gone\.npy: No such file"):
+        with files.replacing(tmp_path / "out.npy") as tmp:
+            tmp.write_bytes(np.load(tmp_path / "gone.npy").tobytes())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "taken"]
 
 
