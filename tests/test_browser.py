@@ -370,6 +370,27 @@ def test_a_grid_cell_failing_late_stays_out_of_the_single_view_chosen_since(tab:
     assert page.inner_text("#details") == "10 × 6 pixels, shown enlarged"
 
 
+def test_a_single_image_failing_late_stays_out_of_the_grid_chosen_since(tab: Tab) -> None:
+    """The bad seed "abc" answers late, after the person typed 12 and chose the grid: the
+    single view's error must not land on the grid (the image element never changed, so only
+    the page's own request count tells the answer is old)."""
+    tab.open("/?res=10x6&seed=30")
+    page = tab.page
+    wait_for_image(page, "#result")
+    slow = HeldAnswers(page, "/generate/10x6/abc/")
+    page.fill("#seed", "abc")
+    page.click("#generate")
+    slow.wait_for(1)
+    page.fill("#seed", "12")
+    page.click("label[for=view-grid]")  # seeds 12-19
+    page.wait_for_function("document.querySelectorAll('#grid img[src]').length === 8")
+    slow.release()
+    assert page.locator("#grid").is_visible() and page.locator("#error").is_hidden()
+    assert page.inner_text("#caption") == "seeds 12–19 · 10x6 · original"
+    assert page.inner_text("#details") == "Choose an image to open it alone."
+    assert [p for p in tab.problems if "status of 400" not in p] == []
+
+
 def test_changing_the_color_changes_the_image(tab: Tab) -> None:
     tab.open("/?res=40x24&seed=5")
     page = tab.page
