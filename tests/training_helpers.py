@@ -51,10 +51,22 @@ def tensorboard_scalars(folder: Path, tag: str) -> list[float]:
 
 
 def assert_same_weights(*pairs) -> None:
-    """Each ``(model, model)`` pair holds the same weights, to float32 round-off."""
+    """Each ``(model, model)`` pair holds the same weights, to float32 round-off: every
+    variable within 1e-4 of its size (Euclidean norm), or 1e-5 per element where it is near
+    zero.
+
+    Whole variables, not single elements: on a loaded machine the two runs of a test may round
+    differently (about 1 in 40 runs with two test processes on two cores; bitwise the same
+    otherwise), and Adam, whose update is lr·sign(g) for a gradient near zero, turns that into
+    a few elements off by 1e-4 while the variable stays within 1e-5 of its size. A resume that
+    loses Adam's state or one batch moves some variable by 0.3 to 2.5 of its size (measured on
+    the conditional test's run)."""
     for first, second in pairs:
-        for a, b in zip(first.weights, second.weights, strict=True):
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+        for x, y in zip(first.weights, second.weights, strict=True):
+            a, b = np.asarray(x.numpy(), np.float64), np.asarray(y.numpy(), np.float64)
+            off, size = np.linalg.norm(a - b), np.linalg.norm(b)
+            allowed = 1e-4 * size + 1e-5 * np.sqrt(a.size)
+            assert off <= allowed, f"{x.path}: off by {off:.3g}, its size {size:.3g}"
 
 
 # CycleGAN --------------------------------------------------------------------------------------
