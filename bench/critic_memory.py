@@ -83,7 +83,13 @@ def laundry_folders(args, meta: dict) -> tuple[Path, Path]:
         raise ProganError(
             f"{args.model} was not trained on a laundry set: give --reals and --fresh"
         )
-    settings = json.loads((Path(args.data_root) / "laundry" / "settings.json").read_text())
+    built = Path(args.data_root) / "laundry" / "settings.json"
+    if not built.is_file():
+        raise ProganError(
+            f"no laundry set in {args.data_root}: build it with python -m progan.datasets "
+            f"laundry-recolored --root {args.data_root}, or give --data-root"
+        )
+    settings = json.loads(built.read_text())
     if settings.get("seed") == args.fresh_seed:
         raise ProganError(f"--fresh-seed {args.fresh_seed} is the training set's own seed")
     fresh = dataclasses.replace(laundry.DEFAULT, n=args.n, seed=args.fresh_seed)
