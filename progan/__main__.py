@@ -328,7 +328,6 @@ def add_evaluate(commands: Any) -> None:
 def evaluate(args: argparse.Namespace) -> int:
     from config import DATA_ROOT
     from progan import metrics
-    from progan.data import build_cache, open_source
     from progan.resolution import parse_res
     from progan.sources import recolor_groups, source_labels
 
@@ -339,25 +338,10 @@ def evaluate(args: argparse.Namespace) -> int:
     g = load_model(args.model)
     res = latent.check_res(g, args.res)
     data_root = Path(args.data_root) if args.data_root else DATA_ROOT
-    source = open_source(args.data, data_root)
-    cache = build_cache(source, [parse_res(r) for r in g.resolutions], data_root / "cache")
-    reals = metrics.sample_reals(cache.arrays[parse_res(res)], 2 * args.n)
+    source, cache, reals = evaluation_reals(g, res, args.data, data_root, args.n)
     n = len(reals) // 2
-    if n < 2:
-        raise ProganError(
-            f"{source.name} has {len(reals)} readable images; evaluate needs at least 4 "
-            "(half against the generated images, half for the floor)"
-        )
-    seeds = range(args.first_seed, args.first_seed + n)
-    if seeds[-1] >= latent.SEED_LIMIT:
-        raise ProganError(
-            f"--first-seed {args.first_seed} with --n {n} runs past the last seed "
-            f"{latent.SEED_LIMIT - 1}; start at most at {latent.SEED_LIMIT - n}"
-        )
-    latents = latent.seed_latents(seeds, g.latent_dim)
-    # A conditional model draws its classes in turn, as it was trained (balanced).
-    labels = np.arange(n) % len(g.classes) if g.classes else None
-    fakes = g.render(latents, res, labels=labels)
+    seeds = evaluation_seeds(args.first_seed, n)
+    fakes = render_seeds(g, seeds, res)
     result = metrics.evaluate(fakes, reals)
     print(
         f"{g.path} at {res}: {n} generated images (seeds {seeds[0]}-{seeds[-1]}) against "
@@ -410,6 +394,42 @@ def evaluate(args: argparse.Namespace) -> int:
             (json.dumps({"res": res, "first_seed": seeds[0], **result}, indent=2) + "\n").encode(),
         )
     return 0
+
+
+def evaluation_reals(g: Any, res: str, data: str, data_root: Path, n: int) -> tuple:
+    """The data set, its cache and 2·n of its images at ``res`` (fewer if it has fewer): half
+    to measure the generated images against, half for the reals-vs-reals floor."""
+    from progan import metrics
+    from progan.data import build_cache, open_source
+    from progan.resolution import parse_res
+
+    source = open_source(data, data_root)
+    cache = build_cache(source, [parse_res(r) for r in g.resolutions], data_root / "cache")
+    reals = metrics.sample_reals(cache.arrays[parse_res(res)], 2 * n)
+    if len(reals) < 4:
+        raise ProganError(
+            f"{source.name} has {len(reals)} readable images; evaluate needs at least 4 "
+            "(half against the generated images, half for the floor)"
+        )
+    return source, cache, reals
+
+
+def evaluation_seeds(first_seed: int, n: int) -> range:
+    """The seeds of ``n`` generated images from ``first_seed``, all of them valid seeds."""
+    seeds = range(first_seed, first_seed + n)
+    if seeds[-1] >= latent.SEED_LIMIT:
+        raise ProganError(
+            f"--first-seed {first_seed} with --n {n} runs past the last seed "
+            f"{latent.SEED_LIMIT - 1}; start at most at {latent.SEED_LIMIT - n}"
+        )
+    return seeds
+
+
+def render_seeds(g: Any, seeds: range, res: str) -> np.ndarray:
+    """One image per seed; a conditional model draws its classes in turn, as it was trained
+    (balanced)."""
+    labels = np.arange(len(seeds)) % len(g.classes) if g.classes else None
+    return g.render(latent.seed_latents(seeds, g.latent_dim), res, labels=labels)
 
 
 def kind_figures(

@@ -217,15 +217,19 @@ def sample_reals(images: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     return picked[rng.permutation(count)]
 
 
+def level_name(res: str, k: int) -> str:
+    """The resolution of pyramid level ``k`` of ``res`` images (level 0: ``res`` itself)."""
+    width, height = (int(v) for v in res.split("x"))
+    return f"{width >> k}x{height >> k}"
+
+
 def format_table(result: dict[str, float | int], res: str) -> str:
     """The evaluation as a Markdown table: SWD per level beside the floor, then MS-SSIM."""
     lines = ["| metric | generated | reals vs reals |", "|---|---:|---:|"]
-    height, width = (int(v) for v in res.split("x")[::-1])
     k = 0
     while f"swd_level{k}" in result:
-        level = f"{width >> k}x{height >> k}"
         lines.append(
-            f"| SWD ×1e3 at {level} | {result[f'swd_level{k}']:.2f} | "
+            f"| SWD ×1e3 at {level_name(res, k)} | {result[f'swd_level{k}']:.2f} | "
             f"{result[f'swd_floor_level{k}']:.2f} |"
         )
         k += 1

@@ -79,3 +79,42 @@ def test_critic_memory_finds_no_gap_between_a_folder_and_itself(tmp_path):
     assert refused.stderr.strip().splitlines() == [
         "error: the model is conditional: give --label, one of blue, red"
     ]
+
+
+def test_noise_strength_at_scale_one_is_what_evaluate_measures(tmp_path):
+    import keras
+    from PIL import Image
+
+    from progan.export import write_export
+    from progan.generator import Generator
+
+    network = NetworkConfig((3, 5), 16, (16, 16, 16), noise_inputs=True)
+    keras.utils.set_random_seed(3)
+    generator = Generator(network, 3)  # up to 20x12: SWD needs 7x7 patches
+    for variable in generator.weights:
+        if "_noise" in variable.path:  # trained noise, not the zero strength a run starts with
+            variable.assign(np.full(variable.shape, 0.5, np.float32))
+    model = write_export(tmp_path / "model", generator, 3, {})
+    rng = np.random.default_rng(0)
+    (tmp_path / "reals").mkdir()
+    for i in range(24):
+        pixels = rng.integers(0, 256, (12, 20, 3), np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "reals" / f"{i:02d}.png")
+    flags = ["--data", str(tmp_path / "reals"), "--data-root", str(tmp_path), "--n", "12"]
+    out = bench("bench/noise_strength.py", "--model", str(model), "--scales", "0,1", *flags)
+    rows = {row.split(" | ")[0]: row.split(" | ") for row in out.splitlines() if "|---" not in row}
+    assert rows["| 1"][1] == "0.5000" and rows["| 0"][1] == "0.0000"
+    scaled = [cell.split(" (")[0] for cell in rows["| 1"][2:]]
+    assert scaled != [cell.split(" (")[0] for cell in rows["| 0"][2:]]
+    evaluated = bench("-m", "progan", "evaluate", "--model", str(model), *flags)
+    swd = [line.split(" | ")[1] for line in evaluated.splitlines() if line.startswith("| SWD")]
+    assert scaled == swd
+    plain = write_random_export(tmp_path / "plain", NetworkConfig((3, 5), 16, (16, 16, 16)), 3)
+    refused = subprocess.run(
+        [sys.executable, "bench/noise_strength.py", "--model", str(plain), *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {plain} has no noise inputs (a run trained with --noise-inputs has)"
+    ]
