@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     _, _, reals = evaluation_reals(g, res, args.data, Path(args.data_root), args.n)
     n = len(reals) // 2
     seeds = evaluation_seeds(args.first_seed, n)
-    floor = metrics.swd(reals[:n], reals[n:])
+    floor = metrics.swd(reals[:n], reals[n : 2 * n])
     levels = [f"SWD {metrics.level_name(res, k)}" for k in range(len(floor) - 1)]
     print(f"{folder} at {res}: seeds {seeds[0]}-{seeds[-1]} against {2 * n} of {args.data}")
     print(f"| scale | {top}* mean | " + " | ".join([*levels, "SWD avg"]) + " |")
