@@ -14,6 +14,8 @@ one, and nothing is sent.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -89,8 +91,11 @@ def worker_lost(strategy: str, run: str) -> Iterator[None]:
     try:
         yield
     except (tf.errors.UnavailableError, tf.errors.AbortedError) as err:
+        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+        me = "chief" if task.get("type") == "chief" else f"worker {task.get('index', 0)}"
         raise ProganError(
-            f"{lost_workers(err.message)} of this run stopped answering; once it is back, start "
+            f"{lost_workers(err.message, me)} of this run stopped answering; once it is back, "
+            "start "
             + (
                 f"every worker again with: {resume_command(run)}"
                 if (Path(run) / "config.json").is_file()
@@ -99,15 +104,16 @@ def worker_lost(strategy: str, run: str) -> Iterator[None]:
         ) from None
 
 
-def lost_workers(message: str) -> str:
+def lost_workers(message: str, me: str = "") -> str:
     """The workers TensorFlow's error names as down, as TF_CONFIG names them ("worker 1").
 
     The tasks listed after "unhealthy" are the ones down; the message also names the task
-    that reported it, which may be alive."""
+    that reported it, which may be alive, and some messages list it among the others: ``me``,
+    the worker that caught the error, is alive and never named."""
     listed = message.split("unhealthy", 1)[-1]
     tasks = dict.fromkeys(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", listed))
     names = [job if job == "chief" else f"{job} {task}" for job, task in tasks]
-    return ", ".join(names) or "another worker"
+    return ", ".join(name for name in names if name != me) or "another worker"
 
 
 class Cluster:

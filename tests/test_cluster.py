@@ -97,6 +97,9 @@ def test_the_lost_worker_is_the_one_tensorflow_lists_as_unhealthy():
     )
     assert lost_workers(message) == "worker 2, chief"
     assert lost_workers("Socket closed") == "another worker"
+    # a message that lists the live reporter beside the lost one (seen in CI, 2026-12-07)
+    both = "aborted: /job:worker/replica:0/task:0 /job:worker/replica:0/task:1 unavailable"
+    assert lost_workers(both, "worker 0") == "worker 1"
 
 
 def test_a_lost_worker_is_one_line_with_the_way_on(tmp_path: Path):
