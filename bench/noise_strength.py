@@ -54,26 +54,29 @@ def build_parser() -> Parser:
     return p
 
 
-def scaled_copy(folder: Path, into: Path, top: str, scale: float) -> Path:
-    """The export at ``folder`` with the noise strengths named ``top…`` times ``scale``."""
+def scaled_copy(folder: Path, into: Path, top: str, scale: float) -> tuple[Path, float]:
+    """The export at ``folder`` with the noise strengths named ``top…`` times ``scale``, and
+    their mean absolute value in the copy."""
     from progan.export import WEIGHTS
 
     copy = into / f"x{scale:g}"
     shutil.copytree(folder, copy)
     with np.load(copy / WEIGHTS) as archive:
         weights = dict(archive)
+    scaled = []
     for key, array in weights.items():
         if key.startswith(top):
             weights[key] = (array.astype(np.float32) * scale).astype(array.dtype)
+            scaled.append(weights[key].astype(np.float32).ravel())
     np.savez(copy / WEIGHTS, **weights)
-    return copy
+    return copy, float(np.mean(np.abs(np.concatenate(scaled))))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from progan import metrics
     from progan.__main__ import evaluation_reals, evaluation_seeds, load_model, render_seeds
-    from progan.export import MODEL_JSON, WEIGHTS, resolve_export_dir
+    from progan.export import MODEL_JSON, resolve_export_dir
     from progan.resolution import parse_res
 
     folder = resolve_export_dir(args.model)
@@ -98,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| floor | | " + " | ".join(f"{v:.2f}" for v in floor) + " |")
     with tempfile.TemporaryDirectory() as temporary:
         for scale in args.scales:
-            copy = scaled_copy(folder, Path(temporary), top, scale)
-            with np.load(copy / WEIGHTS) as archive:
-                strengths = [archive[key] for key in archive if key.startswith(top)]
-            strength = np.mean(np.abs(np.concatenate(strengths)))
+            copy, strength = scaled_copy(folder, Path(temporary), top, scale)
             values = metrics.swd(render_seeds(load_model(str(copy)), seeds, res), reals[:n])
             cells = [f"{v:.2f} ({v / low:.2f}×)" for v, low in zip(values, floor, strict=True)]
             print(f"| {scale:g} | {strength:.4f} | " + " | ".join(cells) + " |", flush=True)

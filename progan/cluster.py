@@ -14,8 +14,6 @@ one, and nothing is sent.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -91,16 +89,17 @@ def worker_lost(strategy: str, run: str) -> Iterator[None]:
     try:
         yield
     except (tf.errors.UnavailableError, tf.errors.AbortedError) as err:
-        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-        me = "chief" if task.get("type") == "chief" else f"worker {task.get('index', 0)}"
+        # The resolver the strategy reads: this process's own task, which caught the error.
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        me = task_name(resolver.task_type or "worker", resolver.task_id or 0)
+        how = (
+            f"with: {resume_command(run)}"
+            if (Path(run) / "config.json").is_file()
+            else "with the command each was started with (nothing saved)"
+        )
         raise ProganError(
             f"{lost_workers(err.message, me)} of this run stopped answering; once it is back, "
-            "start "
-            + (
-                f"every worker again with: {resume_command(run)}"
-                if (Path(run) / "config.json").is_file()
-                else "every worker again with the command each was started with (nothing saved)"
-            )
+            f"start every worker again {how}"
         ) from None
 
 
@@ -112,8 +111,13 @@ def lost_workers(message: str, me: str = "") -> str:
     the worker that caught the error, is alive and never named."""
     listed = message.split("unhealthy", 1)[-1]
     tasks = dict.fromkeys(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", listed))
-    names = [job if job == "chief" else f"{job} {task}" for job, task in tasks]
+    names = [task_name(job, int(task)) for job, task in tasks]
     return ", ".join(name for name in names if name != me) or "another worker"
+
+
+def task_name(task_type: str, task_id: int) -> str:
+    """A task as TF_CONFIG names it, the way every message of a run names workers."""
+    return "chief" if task_type == "chief" else f"{task_type} {task_id}"
 
 
 class Cluster:
@@ -130,7 +134,9 @@ class Cluster:
         chiefs = len(spec.get("chief", []))
         self.workers = chiefs + len(spec.get("worker", []))
         # As TF_CONFIG names them, in the order of ``index``.
-        self.names = ["chief"] * chiefs + [f"worker {i}" for i in range(self.workers - chiefs)]
+        self.names = [task_name("chief", 0)] * chiefs + [
+            task_name("worker", i) for i in range(self.workers - chiefs)
+        ]
         self.task_id = resolver.task_id or 0
         if resolver.task_type == "chief":
             self.index, self.is_chief = 0, True

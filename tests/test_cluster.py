@@ -1,6 +1,7 @@
 """What the workers of one run decide together, on a cluster whose all-reduce is a stand-in:
 each test gives the rows the other workers would send."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,21 @@ def test_a_lost_worker_is_one_line_with_the_way_on(tmp_path: Path):
     )
     with pytest.raises(tf.errors.UnavailableError), worker_lost("default", str(tmp_path)):
         raise lost  # one process: nothing to name
+
+
+def test_the_worker_that_reports_a_loss_never_names_itself(tmp_path: Path, monkeypatch):
+    import tensorflow as tf
+
+    cluster = {"worker": ["localhost:1", "localhost:2"]}
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}})
+    )
+    both = tf.errors.AbortedError(
+        None, None, "/job:worker/replica:0/task:0 /job:worker/replica:0/task:1 unavailable"
+    )
+    with pytest.raises(ProganError) as raised, worker_lost("multiworker", str(tmp_path)):
+        raise both
+    assert str(raised.value).startswith("worker 0 of this run stopped answering;")
 
 
 def test_a_restore_takes_the_same_branch_on_every_worker():
