@@ -589,8 +589,9 @@ def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
     plain_model: Path, monkeypatch
 ) -> None:
     """Two GIFs held until the checks are done hold both heavy slots of a 4-thread server:
-    /healthz and a single PNG still answer within 2 s, a third GIF gets 503 with Retry-After
-    within 2 s, the two GIFs finish once released."""
+    /healthz and a single PNG still answer in under a second (the README's promise), a third
+    GIF gets 503 with Retry-After in under a second, the two GIFs finish once released. The
+    PNG route is asked once before, so its first call's graph tracing is not what is timed."""
     import json
     import time
     import urllib.error
@@ -621,6 +622,7 @@ def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
             return err.code, dict(err.headers), err.read(), started
 
     with LiveServer(app, threads=4) as server:
+        assert get("/generate/40x24/4/original")[0] == 200
         results: list = []
         workers = [
             threading.Thread(target=lambda s=s: results.append(get(gif.format(s)))) for s in (1, 3)
@@ -633,9 +635,9 @@ def test_saturated_gif_budget_leaves_cheap_routes_fast_and_refuses_more_gifs(
             time.sleep(0.01)
         for url in ("/healthz", "/generate/40x24/5/original"):
             status, _, _, started = get(url)
-            assert status == 200 and time.monotonic() - started < 2.0, url
+            assert status == 200 and time.monotonic() - started < 1.0, url
         status, headers, body, started = get(gif.format(7))
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 1.0
         assert status == 503 and headers["Retry-After"] == "2"
         assert "busy with other animations" in json.loads(body)["error"]
         released.set()

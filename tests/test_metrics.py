@@ -129,3 +129,62 @@ def test_descriptors_of_a_large_bright_set_are_normalised_exactly():
     d = _descriptors(level, np.random.default_rng(1)).reshape(-1, 3, 49)
     np.testing.assert_allclose(d.mean(axis=(0, 2), dtype=np.float64), 0, atol=1e-3)
     np.testing.assert_allclose(d.std(axis=(0, 2), dtype=np.float64), 1, atol=1e-3)
+
+
+# Reference values derived without the implementation -------------------------------------------
+
+
+def mean_abs_projection(dimension: int) -> float:
+    """E|d·v| for d uniform on the unit sphere of ``dimension`` and |v|² = ``dimension`` (a
+    descriptor of ±1 entries): √D·Γ(D/2)/(√π·Γ((D+1)/2)), about √(2/π)."""
+    from scipy.special import gammaln
+
+    half = gammaln(dimension / 2) - gammaln((dimension + 1) / 2)
+    return float(np.sqrt(dimension / np.pi) * np.exp(half))
+
+
+def checkered(means: list[int], amplitudes: list[int], side: int = 32) -> np.ndarray:
+    """Grey ``side``² images ``mean + amplitude·(−1)^(y+x)``, one per (mean, amplitude) pair.
+
+    The binomial filter cancels the checker exactly ((1 − 4 + 6 − 4 + 1)/16 = 0) and keeps a
+    constant, so a 32² image's Laplacian pyramid is known in closed form: the band level is the
+    checker alone, the 16² residual the constant."""
+    checker = np.where(np.add.outer(np.arange(side), np.arange(side)) % 2 == 0, 1, -1)
+    images = [m + a * checker for m, a in zip(means, amplitudes, strict=True)]
+    return np.repeat(np.stack(images)[..., None], 3, axis=-1).astype(np.uint8)
+
+
+def test_swd_matches_its_closed_form_at_every_level():
+    """Set A: means at 2 levels, checker amplitude one value; set B: means at 4 equally spaced
+    levels, amplitudes 1× and 3×. After each set's normalisation a descriptor is t·v with v of
+    ±1 entries, t = ±1 in A and ±1/√5, ±3/√5 in B, so sorted projections differ by |d·v|/√5
+    on average, at both levels: SWD ×1e3 = 1e3·E|d·v|/√5 (the directions are random: 10 %)."""
+    n = 64
+    a = checkered([60, 180] * (n // 2), [16] * n)
+    b = checkered([60, 100, 140, 180] * (n // 4), [16, 48] * (n // 2))
+    levels = [level[0, 0, 0, 0] for level in laplacian_pyramid(a[:1])]
+    assert len(levels) == 2 and levels[1] == 60  # the residual holds the constant exactly
+    expected = 1e3 * mean_abs_projection(3 * 7 * 7) / np.sqrt(5)
+    *per_level, average = swd(a, b)
+    np.testing.assert_allclose(per_level, [expected, expected], rtol=0.1)
+    np.testing.assert_allclose(average, expected, rtol=0.1)
+
+
+def test_ms_ssim_matches_tensorflow_on_grey_pairs():
+    """The paper's MS-SSIM is TensorFlow's ``ssim_multiscale`` (11-px Gaussian window, σ 1.5,
+    K 0.01/0.03, 2×2 average pooling, the five standard weights) on images large enough for
+    the window at every scale (176 = 11·16) and grey, where averaging over channels before or
+    after the product is the same."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    grey = smooth_images(6, (176, 176))[..., :1]
+    noisy = np.clip(grey + rng.normal(0, 20, grey.shape), 0, 255).astype(np.uint8)
+    first = np.concatenate([grey, grey, grey[:2]])
+    second = np.concatenate([noisy, grey[::-1], grey[:2]])  # noisy, unrelated, identical
+    ours = ms_ssim(np.repeat(first, 3, axis=-1), np.repeat(second, 3, axis=-1))
+    theirs = tf.image.ssim_multiscale(
+        tf.constant(first, tf.float32), tf.constant(second, tf.float32), max_val=255.0
+    ).numpy()
+    assert theirs.min() < 0.3 and 0.5 < theirs[:6].min() < 0.99 and theirs[-1] == 1.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)

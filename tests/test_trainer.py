@@ -827,12 +827,24 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
 
 
 def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
+    """``count`` free ports below the kernel's ephemeral range, for the workers to bind.
+
+    A port the kernel handed out (``bind(0)``) and the test then closed could be handed out
+    again to any outgoing connection before the worker binds it; TensorFlow's gRPC server binds
+    without SO_REUSEPORT, so the test cannot keep holding it. Below the ephemeral range the
+    kernel hands out nothing, so a port that is free now stays free unless named."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = np.random.default_rng()
+    ports: list[int] = []
+    while len(ports) < count:
+        port = int(rng.integers(max(1024, low - 12_000), low))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        if port not in ports:
+            ports.append(port)
     return ports
 
 
@@ -941,6 +953,80 @@ def _one_step(trainer: Trainer, phase_index: int):
     batch_size = trainer.cfg.schedule.batch_sizes[phase.stage]
     batch = next(iter(trainer.phase_dataset(phase.stage, 0, 1)))
     return trainer.make_step(phase, batch_size)(batch, tf.constant(0.5, tf.float32))
+
+
+def by_hand_faded_reals(reals: np.ndarray, alpha: float) -> np.ndarray:
+    """The paper's faded reals in plain NumPy: 2×2 means copied back over each 2×2 block,
+    blended toward full detail by ``alpha``."""
+    n, h, w, c = reals.shape
+    coarse = reals.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+    coarse = coarse.repeat(2, axis=1).repeat(2, axis=2)
+    return coarse + alpha * (reals - coarse)
+
+
+@pytest.mark.parametrize(
+    "phase_index, labeled",
+    [(1, False), (2, False), (1, True)],
+    ids=["fade-in", "stabilize", "conditional fade-in"],
+)
+def test_one_step_computes_the_paper_losses_from_its_batch(
+    image_folder, labeled_folder, tmp_path, phase_index, labeled
+):
+    """One WGAN-GP step at alpha 0.3, recomputed by hand from the same batch: the reals faded at
+    that alpha (in a fade-in), G and D called at that alpha, the penalty at the batch's own
+    mixing weights, and G's loss from the critic it has just updated. Each of the step's uses of
+    alpha, and of the mix, moves some figure far past the tolerance when it is changed."""
+    folder = labeled_folder if labeled else image_folder
+    trainer = Trainer(tiny_config(tmp_path / "run", folder, labels=labeled))
+    loss = trainer.cfg.loss
+    assert loss.kind == "wgan-gp" and trainer.cfg.schedule.n_critic == 1
+    phase = trainer.phases[phase_index]
+    assert phase.stage == 1 and phase.fading == (phase_index == 1)
+    G, D, alpha = trainer.G, trainer.D, 0.3
+    batch = next(iter(trainer.phase_dataset(phase.stage, 0, 1)))
+    given = {name: np.asarray(value) for name, value in batch.items()}
+    y = given["labels"][:, 0] if labeled else None
+    y_gen = given["labels_gen"] if labeled else None
+
+    def g(z, labels):
+        return G(z, stage=phase.stage, alpha=alpha, fading=phase.fading, labels=labels)
+
+    def d(images, labels):
+        return D(images, stage=phase.stage, alpha=alpha, fading=phase.fading, labels=labels)
+
+    reals = given["reals"][:, 0].astype(np.float32) / 127.5 - 1.0
+    if phase.fading:
+        reals = by_hand_faded_reals(reals, alpha)
+    fakes = g(given["z_critic"][:, 0], y).numpy()
+    mix = given["gp_mix"][:, 0, None, None, None]
+    mixed = tf.Variable(reals + mix * (fakes - reals))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(d(mixed, y))
+    norms = tf.norm(tf.reshape(tape.gradient(total, mixed), [len(reals), -1]), axis=1).numpy()
+    real, fake = d(reals, y).numpy()[:, 0], d(fakes, y).numpy()[:, 0]
+    penalty = (norms - loss.gp_target) ** 2 / loss.gp_target**2
+    expected = {
+        "wasserstein": np.mean(real - fake),
+        "gp": np.mean(penalty),
+        "drift": np.mean(real**2),
+        "d_loss": np.mean(fake - real + loss.gp_lambda * penalty + loss.drift * real**2),
+    }
+    fakes_for_g = g(given["z_gen"], y_gen).numpy()  # G before its update, as the step sees it
+
+    trainer.new_optimizers(phase)  # as the loop does at a phase's start
+    metrics = trainer.make_step(phase, len(reals))(batch, tf.constant(alpha, tf.float32))
+
+    expected["g_loss"] = -np.mean(d(fakes_for_g, y_gen).numpy())  # D after its update
+    for name, value in expected.items():
+        np.testing.assert_allclose(float(metrics[name]), value, rtol=2e-4, atol=1e-5, err_msg=name)
+
+
+def test_the_penalty_mixes_lie_in_the_unit_interval_and_vary_over_a_batch(image_folder, tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder))
+    for stage, start in [(0, 0), (1, 96)]:
+        mix = np.asarray(next(iter(trainer.phase_dataset(stage, start, 1)))["gp_mix"])
+        assert mix.shape == (8, 1) and (mix >= 0).all() and (mix < 1).all()
+        assert mix.std() > 0.1  # uniform draws: std 0.29 on average, far from a constant
 
 
 def test_ema_after_one_step_is_beta_old_plus_one_minus_beta_new(image_folder, tmp_path):
