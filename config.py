@@ -233,6 +233,53 @@ class CycleGANConfig:
     resume: bool = False
 
 
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """The cloth segmenter: a small U-Net that finds the laundry in a belt photo, so recoloring
+    needs no hand-drawn mask (``python -m progan.segment``).
+
+    ``res`` is the working resolution (height, width) every photo is shrunk to; the soft mask
+    at the photo's own size comes from the guided upsampling (``refine_radius`` in pixels of
+    ``res``, ``refine_eps`` the color variance that counts as an edge, ``refine_band`` how
+    soft its edge stays). ``held_out`` photos at the end of the data (at most a fifth) are
+    never trained on and measured (IoU) at every epoch end.
+    """
+
+    out: str
+    # A laundry folder (images/ and masks/), a named set (laundry), or a folder of photos with
+    # ``masks`` naming the folder of their masks.
+    data: str = "laundry"
+    masks: str | None = None
+    data_root: str = str(DATA_ROOT)
+    res: Shape = (144, 256)
+    widths: tuple[int, ...] = (16, 32, 64, 96, 128)
+    epochs: int = 12
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    held_out: int = 100
+    seed: int = 0
+    # Start from this segmenter export's weights (fine-tuning on a user's own masks).
+    init_from: str | None = None
+    # Augmentation: zoom by up to this factor either way, rotations, lamp and camera changes.
+    max_zoom: float = 1.25
+    max_rotation_deg: float = 5.0
+    brightness: tuple[float, float] = (0.55, 1.3)
+    contrast: tuple[float, float] = (0.7, 1.3)
+    white_balance: float = 0.12
+    blur_share: float = 0.3
+    max_blur_sigma: float = 1.2
+    jpeg_share: float = 0.5
+    min_jpeg_quality: int = 40
+    refine_radius: int = 2
+    refine_eps: float = 1e-3
+    # The refined mask's values within 0.5 ± band/2 are spread over [0, 1] (1: left as is).
+    refine_band: float = 0.25
+    # A photo whose predicted cloth covers less than this share holds no cloth.
+    min_cloth_share: float = 0.002
+    save_every_min: float = 5.0
+    resume: bool = False
+
+
 # Colors of the studio and the latent tools: names, and hues in [0, 1) for recoloring.
 # "original" means no color shift; "white" has no hue (saturation is cut and the cloth lifted to
 # white instead, see RecolorConfig).

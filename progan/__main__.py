@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from config import COLOR_EVALUATION, COLORS, LATENT_LIMITS, PROTOTYPES, SHIFT_METHOD, SHIFT_METHODS
+from config import (
+    COLOR_EVALUATION,
+    COLOR_HUES,
+    COLORS,
+    LATENT_LIMITS,
+    PROTOTYPES,
+    SHIFT_METHOD,
+    SHIFT_METHODS,
+)
 from progan import colors, files, latent
 from progan.cli import Parser, count, run, whole_number
 from progan.errors import ProganError
@@ -616,17 +624,39 @@ def quantize(args: argparse.Namespace) -> int:
 # translate ---------------------------------------------------------------------------------------
 
 
+TRANSLATE_METHODS = ("segment", "cyclegan")
+
+
 def add_translate(commands: Any) -> None:
     parser = commands.add_parser(
         "translate",
-        help="recolor photos with a CycleGAN translator (no masks needed)",
-        description="Translate every photo of a folder with a trained CycleGAN (python -m "
-        "progan.cyclegan train) and write each as OUT/NAME.png at the translator's resolution.",
+        help="recolor photos without masks: predicted masks (default) or a CycleGAN",
+        description="Recolor every photo of a folder without hand-drawn masks. --method "
+        "segment (the default) predicts each photo's cloth mask and recolors it at the photo's "
+        "own size into OUT/<color>/NAME.png, with the masks in OUT/masks; --method cyclegan "
+        "translates each photo with a trained CycleGAN (python -m progan.cyclegan train) into "
+        "OUT/NAME.png at the translator's resolution.",
+    )
+    parser.add_argument(
+        "--method",
+        choices=TRANSLATE_METHODS,
+        help="segment (default) or cyclegan (the default when --model is given)",
     )
     parser.add_argument(
         "--model",
         metavar="DIR",
         help="a translator's run or export folder (default: the shipped one, checkpoints/recolor)",
+    )
+    parser.add_argument(
+        "--segmenter",
+        metavar="DIR",
+        help="a segmenter export (default: the shipped one, checkpoints/segmenter)",
+    )
+    parser.add_argument(
+        "--colors",
+        nargs="+",
+        default=list(COLOR_HUES),
+        help=f"target colors of --method segment (default: all of {' '.join(COLOR_HUES)})",
     )
     parser.add_argument("--images", required=True, metavar="DIR", help="a folder of photos")
     parser.add_argument("--out", required=True, metavar="DIR", help="where the PNGs go")
@@ -634,6 +664,16 @@ def add_translate(commands: Any) -> None:
 
 
 def translate(args: argparse.Namespace) -> int:
+    method = args.method or ("cyclegan" if args.model else "segment")
+    if method == "segment":
+        if args.model:
+            raise ProganError("--model names a CycleGAN translator; add --method cyclegan")
+        from progan.recolor import recolor_without_masks
+
+        print(recolor_without_masks(Path(args.images), Path(args.out), args.segmenter, args.colors))
+        return 0
+    if args.segmenter:
+        raise ProganError("--segmenter belongs to --method segment")
     import_backend()
     from PIL import Image
 

@@ -28,9 +28,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 from skimage.color import hsv2rgb, rgb2hsv
 
@@ -39,10 +39,13 @@ from progan import files
 from progan.cli import Parser, run, whole_number
 from progan.datasets.parallel import parallel_map
 from progan.errors import ProganError
-from progan.sources import IMAGE_SUFFIXES, to_rgb
+from progan.masks import image_files, pair_masks, read_mask, read_photo
+from progan.progress import progress_bar
+from progan.sources import IMAGE_SUFFIXES, UNREADABLE
 
 FORMATS = {"png": ("PNG", ".png", {}), "jpg": ("JPEG", ".jpg", {"quality": 92, "subsampling": 0})}
 LABELS_FILE = "labels.csv"
+MASKS_FOLDER = "masks"
 DEFAULT_RECOLOR = RecolorConfig()
 
 
@@ -80,7 +83,11 @@ def recolor_all(
     colors: Sequence[str],
     cfg: RecolorConfig = DEFAULT_RECOLOR,
 ) -> dict[str, np.ndarray]:
-    """One recolored copy per color; the HSV conversion of the masked pixels is done once."""
+    """One recolored copy per color; the HSV conversion of the masked pixels is done once.
+
+    ``mask`` is bool, 8-bit (cloth above 127, as hand-drawn masks are read) or a soft float
+    mask in [0, 1] (the segmenter's), whose edge pixels blend photo and recolor by its weight.
+    Pixels outside the mask (weight 0) are the photo's, bit for bit."""
     colors = check_colors(colors)
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
         raise ProganError(f"expected an H×W×3 uint8 image, got {image.shape} {image.dtype}")
@@ -89,7 +96,13 @@ def recolor_all(
             f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
             f"{image.shape[1]}x{image.shape[0]}; masks must match their images"
         )
-    inside = mask if mask.dtype == bool else mask > 127
+    weight = None
+    if np.issubdtype(mask.dtype, np.floating):  # a soft mask: blended by its weight
+        weight = np.clip(mask, 0.0, 1.0)
+        inside = weight > 0
+        weight = weight[inside][:, None]
+    else:
+        inside = mask if mask.dtype == bool else mask > 127
     hsv = rgb2hsv(image[inside].astype(np.float32) / 255.0)
     pieces = ndimage.label(inside)[0][inside] if "white" in colors else None
     results = {}
@@ -102,8 +115,12 @@ def recolor_all(
         else:
             shifted[:, 0] = hue
             shifted[:, 1] = np.maximum(shifted[:, 1], cfg.min_saturation)
+        changed = np.clip(np.round(hsv2rgb(shifted) * 255.0), 0, 255)
+        if weight is not None:
+            was = image[inside].astype(np.float64)
+            changed = np.round(was + weight * (changed - was))
         out = image.copy()
-        out[inside] = np.clip(np.round(hsv2rgb(shifted) * 255.0), 0, 255).astype(np.uint8)
+        out[inside] = changed.astype(np.uint8)
         results[color] = out
     return results
 
@@ -118,36 +135,6 @@ def white_gain(value: np.ndarray, pieces: np.ndarray, cfg: RecolorConfig) -> np.
         lit = float(np.quantile(value[members], cfg.white_quantile))
         gain[members] = max(1.0, cfg.white_value / max(lit, 1e-3))
     return gain
-
-
-def pair_masks(images: Path, masks: Path) -> list[tuple[Path, Path]]:
-    """Every image of the folder ``images`` with the mask of the same name in ``masks``."""
-    for folder, flag in ((images, "--images"), (masks, "--masks")):
-        if not folder.is_dir():
-            raise ProganError(f"{flag} {folder} is not a folder")
-    image_files = _image_files(images)
-    if not image_files:
-        raise ProganError(f"--images {images} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    mask_files = {path.stem: path for path in _image_files(masks)}
-    missing = [path.name for path in image_files if path.stem not in mask_files]
-    if missing:
-        shown = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
-        raise ProganError(
-            f"{len(missing)} images have no mask of the same name in {masks}: {shown}"
-        )
-    pairs = [(path, mask_files[path.stem]) for path in image_files]
-    for image_path, mask_path in pairs:
-        with Image.open(image_path) as image, Image.open(mask_path) as mask:
-            if image.size != mask.size:
-                raise ProganError(
-                    f"mask {mask_path.name} is {mask.size[0]}x{mask.size[1]} but image "
-                    f"{image_path.name} is {image.size[0]}x{image.size[1]}; they must match"
-                )
-    return pairs
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def recolor_folder(
@@ -183,10 +170,7 @@ def _recolor_file(
     pair: tuple[Path, Path], out: Path, colors: tuple[str, ...], cfg: RecolorConfig, fmt: str
 ) -> list[Label]:
     image_path, mask_path = pair
-    with Image.open(image_path) as image:
-        rgb = to_rgb(image)
-    with Image.open(mask_path) as mask:
-        gray = np.asarray(mask.convert("L"))
+    rgb, gray = read_photo(image_path), read_mask(mask_path)
     pil_format, suffix, options = FORMATS[fmt]
     labels = []
     for color, result in recolor_all(rgb, gray, colors, cfg).items():
@@ -194,6 +178,69 @@ def _recolor_file(
         files.save_image(target, result, pil_format, **options)
         labels.append(Label(f"{color}/{target.name}", color, image_path.name))
     return labels
+
+
+@dataclass(frozen=True)
+class PredictedRun:
+    """What a mask-free recolor wrote: the labels of the recolored images, the photos the
+    segmenter found no cloth in (written unchanged, left out of the labels) and the files
+    that could not be read."""
+
+    labels: list[Label]
+    no_cloth: list[str]
+    unreadable: list[str]
+
+
+def recolor_predicted(
+    images: str | Path,
+    out: str | Path,
+    segmenter: Any,
+    colors: Sequence[str] = tuple(COLOR_HUES),
+    cfg: RecolorConfig = DEFAULT_RECOLOR,
+    fmt: str = "png",
+) -> PredictedRun:
+    """Write ``out/<color>/<name>`` for every photo of ``images`` at its own size, recolored
+    inside the mask ``segmenter`` predicts, the masks as ``out/masks/<name>.png`` (0 belt to
+    255 cloth) for a person to check or correct, and ``out/labels.csv``.
+
+    One process: the segmenter's network is loaded once and works on both cores itself."""
+    colors = check_colors(colors)
+    if fmt not in FORMATS:
+        raise ProganError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    images, out = Path(images), Path(out)
+    if not images.is_dir():
+        raise ProganError(f"--images {images} is not a folder")
+    photos = image_files(images)
+    if not photos:
+        raise ProganError(f"--images {images} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    for folder in (*colors, MASKS_FOLDER):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    pil_format, suffix, options = FORMATS[fmt]
+    result = PredictedRun([], [], [])
+    for path in progress_bar(photos, desc="recolor", unit="photo"):
+        try:
+            rgb = read_photo(path)
+        except UNREADABLE:
+            result.unreadable.append(path.name)
+            continue
+        mask = segmenter.mask(rgb)
+        files.save_image(out / MASKS_FOLDER / f"{path.stem}.png", to_mask_png(mask), "PNG")
+        found = segmenter.has_cloth(mask)
+        if not found:
+            result.no_cloth.append(path.name)
+        results = recolor_all(rgb, mask, colors, cfg) if found else dict.fromkeys(colors, rgb)
+        for color, image in results.items():
+            target = out / color / f"{path.stem}{suffix}"
+            files.save_image(target, image, pil_format, **options)
+            if found:
+                result.labels.append(Label(f"{color}/{target.name}", color, path.name))
+    write_labels(out / LABELS_FILE, result.labels)
+    return result
+
+
+def to_mask_png(mask: np.ndarray) -> np.ndarray:
+    """A soft mask in [0, 1] as the 8-bit mask files are written: 0 belt to 255 cloth."""
+    return np.round(np.clip(mask, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def write_labels(path: Path, labels: Sequence[Label]) -> None:
@@ -212,14 +259,20 @@ def read_labels(path: str | Path) -> list[Label]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = Parser(
         prog="python -m progan.recolor",
-        description="Recolor the masked laundry of every image into each target color.",
+        description="Recolor the laundry of every photo into each target color, inside the "
+        "masks given or, without --masks, inside the masks the cloth segmenter predicts.",
     )
     parser.add_argument("--images", required=True, type=Path, help="folder of photos")
     parser.add_argument(
         "--masks",
-        required=True,
         type=Path,
-        help="folder of masks with the photos' names (0 belt, 255 laundry)",
+        help="folder of masks with the photos' names (0 belt, 255 laundry); without it the "
+        "segmenter predicts them and writes them to OUT/masks",
+    )
+    parser.add_argument(
+        "--segmenter",
+        type=Path,
+        help="a segmenter export (default: the shipped one, checkpoints/segmenter)",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument(
@@ -229,17 +282,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"target colors (default: all of {' '.join(COLOR_HUES)})",
     )
     parser.add_argument("--format", default="png", help="png (lossless, default) or jpg")
-    parser.add_argument("--workers", type=whole_number(1), help="processes (default: cores)")
+    parser.add_argument(
+        "--workers", type=whole_number(1), help="processes, with --masks (default: cores)"
+    )
     args = parser.parse_args(argv)
+    if args.masks is None:
+        if args.workers is not None:
+            raise ProganError("--workers splits mask files over processes; give it with --masks")
+        line = recolor_without_masks(
+            args.images, args.out, args.segmenter, args.colors, args.format
+        )
+        print(line)
+        return 0
+    if args.segmenter is not None:
+        raise ProganError("--segmenter predicts masks; with --masks it has nothing to do")
     labels = recolor_folder(
         args.images, args.masks, args.out, args.colors, fmt=args.format, workers=args.workers
     )
-    sources = len({label.source for label in labels})
-    print(
-        f"wrote {len(labels)} images ({sources} × {len(args.colors)} colors) to {args.out}; "
-        f"labels in {args.out / LABELS_FILE}"
-    )
+    print(summary(labels, args.out))
     return 0
+
+
+def recolor_without_masks(
+    images: Path, out: Path, segmenter: Path | None, colors: Sequence[str], fmt: str = "png"
+) -> str:
+    """The mask-free command (``recolor`` without ``--masks``, ``translate``): the segmenter
+    export at ``segmenter`` (or the shipped one) loaded once the flags are known to be good;
+    returns the line that says what was written."""
+    check_colors(colors)
+    from progan.quiet import import_backend
+
+    import_backend()
+    from progan.segment.segmenter import load_segmenter
+
+    result = recolor_predicted(images, out, load_segmenter(segmenter), colors, fmt=fmt)
+    unreadable = listed("unreadable, skipped", result.unreadable)
+    no_cloth = listed("with no cloth found, written unchanged", result.no_cloth)
+    return summary(result.labels, out) + unreadable + no_cloth
+
+
+def summary(labels: list[Label], out: Path) -> str:
+    sources = len({label.source for label in labels})
+    colors = len({label.color for label in labels})
+    return (
+        f"wrote {len(labels)} images ({sources} × {colors} colors) to {out}; "
+        f"labels in {Path(out) / LABELS_FILE}"
+    )
+
+
+def listed(what: str, names: list[str]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+    return f"; {len(names)} {what}: {shown}"
 
 
 if __name__ == "__main__":

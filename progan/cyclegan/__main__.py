@@ -22,6 +22,7 @@ import numpy as np
 
 from config import CycleGANConfig, LaundryConfig
 from progan import files
+from progan.checkpoints import resumed_config
 from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
 from progan.latent import SEED_LIMIT, image_grid
@@ -108,12 +109,7 @@ def config_from_args(args: argparse.Namespace) -> CycleGANConfig:
     folder may have moved) and on the --data-root given."""
     given = [f"--{name.replace('_', '-')}" for name in SHAPING if getattr(args, name) is not None]
     if args.resume:
-        if given:
-            raise ProganError(f"the run in {args.out} has its own {', '.join(given)}; drop it")
-        saved = Path(args.out) / "config.json"
-        if not saved.is_file():
-            raise ProganError(f"nothing to resume in {args.out}: it has no config.json")
-        data = json.loads(saved.read_text())
+        data = resumed_config(args.out, given)
         data |= {"res": tuple(data["res"]), "curriculum": tuple(data["curriculum"])}
         data |= {"out": args.out, "resume": True}
         if args.data_root is not None:

@@ -108,14 +108,7 @@ class CycleGANTrainer:
         self.cfg = cfg
         self.run_dir = Path(cfg.out)
         self.ckpt_dir = self.run_dir / "checkpoints"
-        saved = checkpoints.steps(self.ckpt_dir)
-        if cfg.resume and not saved:
-            raise ProganError(f"nothing to resume in {self.run_dir}: it has no checkpoint")
-        if not cfg.resume and saved:
-            raise ProganError(
-                f"{self.run_dir} already holds a run; add --resume to continue it or pick "
-                "another --out"
-            )
+        saved = checkpoints.saved_steps(self.run_dir, cfg.resume)
         if cfg.res[0] % 4 or cfg.res[1] % 4:
             raise ProganError(
                 f"both sides of --res must divide by 4, got {cfg.res[1]}x{cfg.res[0]}"
