@@ -11,6 +11,8 @@ the mapping passed in (tests pass a random export as ``MODEL_PATH``):
   bytes of recent renders are kept, how large an uploaded photo may be).
 - ``TRANSLATOR_PATH``: the CycleGAN translator of the recolor page (a run or export folder);
   None uses the shipped one in ``checkpoints/recolor`` when there is one.
+- ``SEGMENTER_PATH``: the cloth segmenter of the recolor page's mask-free recolor (an export
+  folder); None uses the shipped one in ``checkpoints/segmenter``.
 - ``BOOTSTRAP_SERVE_LOCAL`` is forced on: Bootstrap's files come from the Bootstrap-Flask package
   on this machine, never a CDN, so the studio works offline.
 """
@@ -23,7 +25,7 @@ from typing import Any
 from flask import Flask
 from flask_bootstrap import Bootstrap5
 
-from app.model import ModelRegistry, TranslatorHolder, shipped_models
+from app.model import ModelRegistry, SegmenterHolder, TranslatorHolder, shipped_models
 from app.service import HeavyBudget, RenderCache
 from app.views import bp
 from config import REPO_ROOT, STUDIO_LIMITS
@@ -36,7 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
         static_folder=str(REPO_ROOT / "static"),
     )
-    app.config.update(MODEL_PATH=None, SHIPPED_MODELS=False, TRANSLATOR_PATH=None)
+    app.config.update(
+        MODEL_PATH=None, SHIPPED_MODELS=False, TRANSLATOR_PATH=None, SEGMENTER_PATH=None
+    )
     app.config.update(config or {})
     app.config["BOOTSTRAP_SERVE_LOCAL"] = True
     app.json.sort_keys = False
@@ -50,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["progan_heavy"] = HeavyBudget(limits)
     app.extensions["progan_renders"] = RenderCache(limits.cache_bytes)
     app.extensions["progan_translator"] = TranslatorHolder(app.config["TRANSLATOR_PATH"])
+    app.extensions["progan_segmenter"] = SegmenterHolder(app.config["SEGMENTER_PATH"])
     app.config["MAX_CONTENT_LENGTH"] = limits.upload_bytes
 
     app.register_blueprint(bp)

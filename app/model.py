@@ -17,9 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from config import DEFAULT_MODEL_DIR
 from progan import colors, latent
@@ -228,3 +232,49 @@ def _library_versions() -> str:
     engine = importlib.import_module(keras.backend.backend())
     versions = [f"{module.__name__}={module.__version__}" for module in (numpy, engine, keras, PIL)]
     return ";".join([latent.SEED_RECIPE, latent.GIF_RECIPE, *versions])
+
+
+class SegmenterHolder:
+    """The recolor page's cloth segmenter, loaded once on first use, and the masks it predicted
+    for the last few photos (by their bytes' hash), so that asking for another color of the
+    same photo costs a recolor, not a second prediction."""
+
+    def __init__(self, path: str | Path | None, remembered: int = 8) -> None:
+        self.path = path
+        self.remembered = remembered
+        self._segmenter: Any = None
+        self._masks: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._segmenter is None:
+                from progan.segment.segmenter import load_segmenter
+
+                self._segmenter = load_segmenter(self.path)
+            return self._segmenter
+
+    def mask(self, key: str, photo: Callable[[], np.ndarray]) -> np.ndarray:
+        """The soft mask of the photo whose bytes hash to ``key`` (``photo()`` decodes it)."""
+        with self._lock:
+            if key in self._masks:
+                self._masks.move_to_end(key)
+                return self._masks[key]
+        mask = self.get().mask(photo())
+        with self._lock:
+            self._masks[key] = mask
+            while len(self._masks) > self.remembered:
+                self._masks.popitem(last=False)
+        return mask
+
+    def describe(self) -> dict[str, Any]:
+        try:
+            segmenter = self.get()
+        except ProganError as err:
+            return {"available": False, "message": str(err)}
+        height, width = segmenter.res
+        return {
+            "available": True,
+            "res": f"{width}x{height}",
+            "held_out_iou": segmenter.info.get("held_out_iou"),
+        }

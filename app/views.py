@@ -77,7 +77,8 @@ def interpolation_page() -> str:
 @bp.get("/recolor")
 def recolor_page() -> str:
     max_mb = current_limits().upload_bytes // 2**20
-    return render_template("recolor.html", page="recolor", max_mb=max_mb)
+    colors = list(service.COLOR_HUES)
+    return render_template("recolor.html", page="recolor", max_mb=max_mb, colors=colors)
 
 
 @bp.get("/healthz")
@@ -119,18 +120,49 @@ def interpolate_gif(res: str, seed_a: str, seed_b: str) -> Response:
     return cached(snapshot, service.parse_walk(snapshot, res, seed_a, seed_b, frames, delay))
 
 
+@bp.get("/api/segmenter")
+def segmenter_info() -> Response:
+    return jsonify(current_app.extensions["progan_segmenter"].describe())
+
+
 @bp.post("/api/recolor")
 def recolor() -> Response:
-    """The uploaded photo (form field ``photo``) recolored by the translator, as PNG."""
-    upload = request.files.get("photo")
+    """The uploaded photo (form field ``photo``) recolored, as PNG: inside the predicted mask at
+    its own size (``method=segment``, the default, in ``color``) or by the translator."""
+    data, filename = uploaded_photo()
     recolored = service.recolor_upload(
         current_app.extensions["progan_translator"],
-        upload.read() if upload else b"",
-        upload.filename if upload else None,
+        current_app.extensions["progan_segmenter"],
+        data,
+        filename,
+        current_app.extensions["progan_heavy"],
+        request.form.get("method"),
+        request.form.get("color"),
+    )
+    return png_download(recolored)
+
+
+@bp.post("/api/mask")
+def mask() -> Response:
+    """The cloth mask the segmenter predicts for the uploaded photo, as an 8-bit PNG."""
+    data, filename = uploaded_photo()
+    predicted = service.mask_upload(
+        current_app.extensions["progan_segmenter"],
+        data,
+        filename,
         current_app.extensions["progan_heavy"],
     )
-    response = Response(recolored.png, mimetype="image/png")
-    response.headers["Content-Disposition"] = f'inline; filename="{recolored.filename}"'
+    return png_download(predicted)
+
+
+def uploaded_photo() -> tuple[bytes, str | None]:
+    upload = request.files.get("photo")
+    return (upload.read(), upload.filename) if upload else (b"", None)
+
+
+def png_download(result: service.Recolored) -> Response:
+    response = Response(result.png, mimetype="image/png")
+    response.headers["Content-Disposition"] = f'inline; filename="{result.filename}"'
     return response
 
 
@@ -160,7 +192,7 @@ def http_error(err: HTTPException) -> tuple[Response, int]:
             f"no such page or route: {service.shown(request.path)}; images are "
             "/generate/<res>/<seed>/<color>, /interpolate/<res>/<seed_a>/<seed_b>/<t> and "
             "/interpolate/<res>/<seed_a>/<seed_b>.gif, the model is described at /api/model, "
-            "photos are recolored by POST /api/recolor",
+            "photos are recolored by POST /api/recolor (their masks by POST /api/mask)",
             404,
         )
     return error_json(f"{err.name}: {err.description}", err.code or 500)

@@ -710,8 +710,10 @@ def photo_bytes(size=(160, 90), fmt="JPEG") -> bytes:
     return buffer.getvalue()
 
 
-def upload(client, data: bytes, name: str = "belt.jpg"):
-    return client.post("/api/recolor", data={"photo": (io.BytesIO(data), name)})
+def upload(client, data: bytes, name: str = "belt.jpg", **fields):
+    """POST a photo to /api/recolor, by the translator unless ``fields`` say otherwise."""
+    fields = {"method": "cyclegan"} | fields
+    return client.post("/api/recolor", data={"photo": (io.BytesIO(data), name), **fields})
 
 
 def test_recolor_answers_the_translators_picture_of_the_photo(plain_model, translator):
@@ -790,6 +792,65 @@ def test_bad_uploads_are_4xx_with_a_message(plain_model, translator):
     assert "Too Large" in error_message(upload(client, big, "big.png"), 413)
     truncated = photo_bytes()[:500]
     error_message(upload(client, truncated), 415)
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory) -> Path:
+    from training_helpers import make_segmenter
+
+    return make_segmenter(tmp_path_factory.mktemp("segmenter"))
+
+
+def test_recolor_by_predicted_mask_is_the_commands_picture_at_the_photos_size(
+    plain_model, translator, segmenter
+):
+    """The default method: the photo at its own size, recolored inside the mask the segmenter
+    predicts (the command's functions, the same bytes); the mask itself as the 8-bit PNG the
+    command writes; another color of the same photo reuses the predicted mask."""
+    from progan.recolor import recolor_all, to_mask_png
+    from progan.segment.segmenter import load_segmenter
+
+    config = {"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)}
+    app = create_app(config | {"SEGMENTER_PATH": str(segmenter)})
+    client = app.test_client()
+    info = client.get("/api/segmenter").get_json()
+    assert info["available"] is True and info["res"] == "64x36"
+    data = photo_bytes((320, 180))
+    photo = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    mask = load_segmenter(segmenter).mask(photo)
+    blue = client.post(
+        "/api/recolor", data={"photo": (io.BytesIO(data), "belt.jpg"), "color": "blue"}
+    )
+    assert blue.status_code == 200, blue.get_json()
+    np.testing.assert_array_equal(decode_png(blue), recolor_all(photo, mask, ["blue"])["blue"])
+    assert 'filename="belt-blue.png"' in blue.headers["Content-Disposition"]
+    answered = client.post("/api/mask", data={"photo": (io.BytesIO(data), "belt.jpg")})
+    with Image.open(io.BytesIO(answered.get_data())) as png:
+        assert png.mode == "L" and png.size == (320, 180)
+        np.testing.assert_array_equal(np.asarray(png), to_mask_png(mask))
+    assert 'filename="belt-mask.png"' in answered.headers["Content-Disposition"]
+    holder = app.extensions["progan_segmenter"]
+    calls = []
+    real = holder.get().mask
+    holder.get().mask = lambda image: calls.append(1) or real(image)
+    upload(client, data, method="segment", color="green")
+    assert calls == []  # the same photo's mask is remembered
+
+
+def test_recolor_form_mistakes_are_400_naming_what_is_allowed(plain_model, translator, segmenter):
+    config = {"MODEL_PATH": str(plain_model), "TRANSLATOR_PATH": str(translator)}
+    client = create_app(config | {"SEGMENTER_PATH": str(segmenter)}).test_client()
+    data = photo_bytes()
+    said = error_message(upload(client, data, method="paint"), 400)
+    assert "'paint' is not one of segment, cyclegan" in said
+    said = error_message(upload(client, data, method="segment", color="pink"), 400)
+    assert "'pink' is not one of red, green, blue, white" in said
+    said = error_message(upload(client, data, color="green"), 400)
+    assert "recolors to red only" in said
+    assert "no photo" in error_message(client.post("/api/mask"), 400)
+    without = create_app(config | {"SEGMENTER_PATH": str(translator)}).test_client()
+    assert "holds no segmenter" in error_message(upload(without, data, method="segment"), 404)
+    assert without.get("/api/segmenter").get_json()["available"] is False
 
 
 def test_without_a_translator_the_page_says_so_and_the_api_is_404(plain_model, tmp_path):

@@ -165,7 +165,9 @@ def test_recolor_a_photo_beside_its_recolor_then_download_it(chromium, tmp_path_
             page = tab.page
             page.goto(live.url + "/recolor")
             page.wait_for_function("!document.querySelector('#recolor').disabled")
-            assert "original → red" in page.inner_text("#translator")
+            page.select_option("#method", "cyclegan")
+            assert "original → red" in page.inner_text("#method-help")
+            assert page.is_disabled("#color") and page.input_value("#color") == "red"
             assert page.evaluate(UNLABELED) == []
             page.set_input_files("#photo", str(photo))
             page.click("#recolor")
@@ -183,6 +185,58 @@ def test_recolor_a_photo_beside_its_recolor_then_download_it(chromium, tmp_path_
             page.click("#recolor")
             page.wait_for_function("!document.querySelector('#error').classList.contains('d-none')")
             assert "JPEG or PNG" in page.inner_text("#error")
+        finally:
+            tab.context.close()
+
+
+def test_recolor_by_predicted_mask_at_full_size_with_mask_and_comparison(
+    chromium, tmp_path_factory
+) -> None:
+    """The default method on a laundry photo: the recolor comes back at the photo's own size,
+    the predicted mask can be laid over it and downloaded, the slider moves the cut between
+    before and after, and another color of the same photo is one more click."""
+    from training_helpers import make_segmenter
+
+    root = tmp_path_factory.mktemp("segment")
+    segmenter = make_segmenter(root)
+    config = {"MODEL_PATH": str(make_model(root / "model")), "SEGMENTER_PATH": str(segmenter)}
+    photo = root / "belt.jpg"
+    Image.open(root / "data" / "laundry" / "images" / "00009.jpg").resize((320, 180)).save(photo)
+    with LiveServer(create_app(config | {"TRANSLATOR_PATH": str(root)})) as live:
+        tab = Tab(chromium, live.url)
+        try:
+            page = tab.page
+            page.goto(live.url + "/recolor")
+            page.wait_for_function("!document.querySelector('#recolor').disabled")
+            assert page.input_value("#method") == "segment"
+            assert page.is_disabled("#method option[value=cyclegan]")  # no translator here
+            assert "64 × 36" in page.inner_text("#method-help")
+            assert page.evaluate(UNLABELED) == []
+            page.set_input_files("#photo", str(photo))
+            page.select_option("#color", "green")
+            page.click("#recolor")
+            wait_for_image(page, "#after")
+            assert page.evaluate("document.querySelector('#after').naturalWidth") == 320
+            assert "320 × 180" in page.inner_text("#after-label")
+            assert page.get_attribute("#download", "download") == "belt-green.png"
+            assert page.get_attribute("#download-mask", "download") == "belt-mask.png"
+            assert not page.is_visible("#overlay")
+            page.check("#show-mask")
+            assert page.is_visible("#overlay")
+            page.fill("#split", "20")
+            assert (
+                page.evaluate("getComputedStyle(document.querySelector('#after')).clipPath")
+                == "inset(0px 0px 0px 20%)"
+            )
+            with page.expect_download() as download:
+                page.click("#download-mask")
+            assert download.value.suggested_filename == "belt-mask.png"
+            page.select_option("#color", "blue")
+            page.click("#recolor")
+            page.wait_for_function(
+                "document.querySelector('#download').download === 'belt-blue.png'"
+            )
+            assert tab.problems == []
         finally:
             tab.context.close()
 

@@ -116,3 +116,24 @@ def make_translator(root: Path) -> Path:
     data = make_small_laundry(root / "data")
     cfg = tiny_cyclegan(root / "translator", data, iterations=2)
     return CycleGANTrainer(cfg, SMALL_LAUNDRY).train()
+
+
+# Segmenter -------------------------------------------------------------------------------------
+
+
+def make_segmenter(root: Path) -> Path:
+    """A small segmenter trained for four epochs on the small laundry set: an export to serve."""
+    from config import SegmenterConfig
+    from progan.segment.trainer import SegmenterTrainer
+
+    data = make_small_laundry(root / "data")
+    cfg = SegmenterConfig(
+        out=str(root / "segmenter"),
+        data=str(data / "laundry"),
+        res=(36, 64),
+        widths=(8, 16, 16),
+        epochs=4,
+        batch_size=4,
+        held_out=2,
+    )
+    return SegmenterTrainer(cfg).train()
