@@ -2,7 +2,8 @@
 
 The two calls most code needs are re-exported here. They are resolved lazily so that commands
 which never touch a network (the data set generator, recoloring) do not pay for importing
-TensorFlow.
+TensorFlow, and the first that needs it loads it through :mod:`progan.quiet`: a notebook that
+calls ``progan.load_generator()`` sees no more of TensorFlow's start-up lines than the CLI.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ __all__ = ["ProganError", "load_generator", "seed_latents"]
 
 def __getattr__(name: str) -> Any:
     if name == "load_generator":
+        from progan.quiet import import_backend
+
+        import_backend()
         from progan.export import load_generator
 
         return load_generator

@@ -11,7 +11,8 @@ Refresh the README's screenshots with::
 which serves the shipped model (or ``--model``), or, while none is shipped, a random export with
 the ``cpu`` preset's network, and writes ``docs/studio_generate.png``,
 ``docs/studio_interpolation.png``, ``docs/studio_colors.png`` (with a conditional model) and
-``docs/studio_recolor.png`` (with a translator, ``--translator`` or the shipped one).
+``docs/studio_recolor.png`` (with the shipped segmenter, or a translator: ``--translator`` or
+the shipped one).
 """
 
 from __future__ import annotations
@@ -136,11 +137,14 @@ def wait_for_image(page: Any, selector: str) -> dict[str, int]:
 RECOLOR_PHOTO = REPO_ROOT / "data" / "laundry" / "images" / "01900.jpg"
 
 
+MASK_FREE = ("segmenter", "translator")
+
+
 def take_screenshots(
     url: str, out: Path, width: int = 1280, height: int = 720, photo: Path = RECOLOR_PHOTO
 ) -> list[Path]:
     """The pages in a set state, as a person first sees them, saved as PNG in ``out`` (the
-    recolor page when the studio has a translator and ``photo`` exists)."""
+    recolor page when the studio has a segmenter or a translator and ``photo`` exists)."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -168,11 +172,12 @@ def take_screenshots(
             page.screenshot(path=paths[-1], full_page=True)
         if not photo.is_file():
             print(f"no recolor screenshot: {photo} is missing (python -m progan.datasets laundry)")
-        elif page.request.get(f"{url}/api/translator").json()["available"]:
-            paths.append(out / "studio_recolor.png")
+        elif any(page.request.get(f"{url}/api/{name}").json()["available"] for name in MASK_FREE):
+            paths.append(out / "studio_recolor.png")  # predicted masks unless there is no segmenter
             page.goto(f"{url}/recolor")
             page.wait_for_function("!document.querySelector('#recolor').disabled")
             page.set_input_files("#photo", str(photo))
+            page.select_option("#color", "blue")
             page.click("#recolor")
             wait_for_image(page, "#after")
             page.screenshot(path=paths[-1], full_page=True)

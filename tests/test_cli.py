@@ -470,6 +470,15 @@ def test_a_cpu_only_start_prints_no_cuda_lines_but_keeps_real_errors(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for fragment in ("cuInit", "cuda drivers", "absl::InitializeLog", "oneDNN"):
         assert fragment not in proc.stderr
+    notebook = subprocess.run(  # the library, as a notebook calls it
+        [sys.executable, "-c", f"import progan; progan.load_generator({str(model)!r})"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+    )
+    assert notebook.returncode == 0 and notebook.stderr == "", notebook.stderr
 
 
 def test_generate_every_color_is_a_seeds_by_colors_grid(tmp_path, capsys, monkeypatch):
