@@ -45,7 +45,7 @@ from config import PRESETS, TrainConfig  # noqa: E402
 from progan.backend import BACKENDS  # noqa: E402
 from progan.errors import ProganError  # noqa: E402
 from progan.resolution import base_for, format_res, parse_res  # noqa: E402
-from train import parse_positive_ints  # noqa: E402
+from progan.train_command import parse_positive_ints  # noqa: E402
 
 
 def matmul_gflops(n: int = 4096, repeats: int = 10) -> float:

@@ -27,10 +27,10 @@ from training_helpers import (
 )
 
 import progan
-import train
 from app.model import default_name
 from config import ScheduleConfig, TrainConfig
 from progan import backend, checkpoints
+from progan import train_command as train_cli
 from progan import trainer as trainer_module
 from progan.cli import run
 from progan.errors import ProganError
@@ -99,7 +99,7 @@ def test_every_save_writes_the_ema_generator_as_a_render_only_latest_export(imag
 def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
     run = tmp_path / "run"
     common = ["--data-root", str(tmp_path / "data"), "--batch-sizes", "8,8,8", "--log-every", "2"]
-    code = train.main(
+    code = train_cli.main(
         [
             "--data",
             str(image_folder),
@@ -123,7 +123,7 @@ def test_train_py_end_to_end_then_grow_with_resume(image_folder, tmp_path):
     seconds = [r["train_seconds"] for r in records]
     assert 0 < seconds[0] < seconds[1] < seconds[2] == g.metadata["train_seconds"]
 
-    code = train.main(["--out", str(run), "--resume", "--max-res", "20x12"])
+    code = train_cli.main(["--out", str(run), "--resume", "--max-res", "20x12"])
     assert code == 0
     grown = progan.load_generator(run)
     assert grown.resolutions == ["5x3", "10x6", "20x12"]
@@ -259,8 +259,8 @@ def test_auto_jit_tries_xla_on_long_phases_only(image_folder, tmp_path, caplog, 
     old = json.loads(
         (REPO / "tests" / "fixtures" / "run_before_labels" / "config.json").read_text()
     )
-    assert train.config_from_dict(old).jit == "off"  # saved as false before "auto"
-    assert train.config_from_dict(old | {"jit": True}).jit == "on"
+    assert train_cli.config_from_dict(old).jit == "off"  # saved as false before "auto"
+    assert train_cli.config_from_dict(old | {"jit": True}).jit == "on"
 
 
 def test_rgb_label_entry_trains_and_exports_a_toRGB_per_class(labeled_folder, tmp_path):
@@ -283,7 +283,7 @@ def test_a_checkpoint_from_before_labels_resumes_and_grows(image_folder, tmp_pat
     embeddings, and both still load, with every weight restored."""
     run = tmp_path / "old"
     shutil.copytree(REPO / "tests" / "fixtures" / "run_before_labels", run)
-    saved = train.load_config(run / "config.json")
+    saved = train_cli.load_config(run / "config.json")
     assert saved.network.classes == () and saved.labels is False
     cfg = dataclasses.replace(
         saved,
@@ -316,7 +316,7 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
     resumed.train()
     moved = tmp_path / "elsewhere" / "export"
     shutil.copytree(tmp_path / "first" / "export", moved)  # the export alone travels
-    code = train.main(
+    code = train_cli.main(
         ["--from", str(moved), "--out", str(tmp_path / "grown"), "--max-res", "20x12"]
         + ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
     )
@@ -339,7 +339,7 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
 
     def with_channels(text):
         given = [*argv, "--channels", text]
-        return train.config_from_args(train.build_parser().parse_args(given), given)
+        return train_cli.config_from_args(train_cli.build_parser().parse_args(given), given)
 
     wide = with_channels("16,16,24")
     assert wide.network.channels == (16, 16, 24, 8)
@@ -378,7 +378,7 @@ def test_from_widens_trained_stages_computing_the_same_then_the_copies_learn_apa
 
     def with_channels(text):
         given = [*argv, "--channels", text]
-        return train.config_from_args(train.build_parser().parse_args(given), given)
+        return train_cli.config_from_args(train_cli.build_parser().parse_args(given), given)
 
     wide = Trainer(with_channels("16,32,16"))
     assert wide.G.blocks[0].conv2.kernel.shape == (3, 3, 32, 32)  # 10x6: 16 -> 32 maps
@@ -429,7 +429,7 @@ def test_the_shipped_model_grows_to_320x192_as_the_readme_says(tmp_path):
     argv += ["--data", str(root / "laundry-recolored" / "images"), "--data-root", str(root)]
     argv += ["--kimg-per-phase", "0.008", "--final-kimg", "0", "--batch-sizes", "8,8,8,8,8,8,8"]
     argv += ["--eval-images", "0"]
-    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     shipped = progan.load_generator(REPO / "checkpoints")
     grown = Trainer(cfg)
     shown = shipped.metadata["images_shown"]
@@ -454,7 +454,7 @@ def test_from_adds_noise_inputs_at_zero_strength_and_training_turns_them_up(imag
     argv = ["--from", str(tmp_path / "first" / "export"), "--out", str(tmp_path / "noisy")]
     argv += ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
     argv += ["--final-kimg", "0.048", "--noise-inputs"]
-    noisy = Trainer(train.config_from_args(train.build_parser().parse_args(argv), argv))
+    noisy = Trainer(train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv))
     z = progan.seed_latents([1, 2, 3, 4], TINY.latent_dim)
     for old, new in [(first.G, noisy.G), (first.G_ema, noisy.G_ema)]:
         np.testing.assert_allclose(new(z, stage=2).numpy(), old(z, stage=2).numpy(), atol=1e-6)
@@ -470,10 +470,10 @@ def test_from_adds_noise_inputs_at_zero_strength_and_training_turns_them_up(imag
     np.testing.assert_array_equal(g.render(z, "20x12"), g.render(z, "20x12"))
     resumed = ["--out", str(tmp_path / "noisy"), "--resume", "--noise-inputs"]
     with pytest.raises(ProganError, match="--noise-inputs shapes a new network"):
-        train.config_from_args(train.build_parser().parse_args(resumed), resumed)
+        train_cli.config_from_args(train_cli.build_parser().parse_args(resumed), resumed)
     dropped = ["--from", str(folder), "--out", str(tmp_path / "quiet"), "--no-noise-inputs"]
     with pytest.raises(ProganError, match="has trained noise inputs; --no-noise-inputs cannot"):
-        train.config_from_args(train.build_parser().parse_args(dropped), dropped)
+        train_cli.config_from_args(train_cli.build_parser().parse_args(dropped), dropped)
 
 
 @pytest.mark.parametrize(
@@ -482,7 +482,7 @@ def test_from_adds_noise_inputs_at_zero_strength_and_training_turns_them_up(imag
 )
 def test_the_cpu_preset_has_noise_inputs_and_a_new_run_may_go_without(tmp_path, flags, expected):
     argv = ["--out", str(tmp_path / "run"), *flags]
-    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     assert cfg.network.noise_inputs is expected
 
 
@@ -513,7 +513,7 @@ def test_numeric_flags_out_of_range_are_refused_in_one_line(tmp_path, capsys, fl
     """Refused before any data set or TensorFlow loads, and before config.json keeps them (a
     zero interval divides by zero, and ``nan`` passes every later comparison)."""
     with pytest.raises(SystemExit) as exit_info:
-        run(train.main, ["--out", str(tmp_path / "run"), *flags])
+        run(train_cli.main, ["--out", str(tmp_path / "run"), *flags])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert re.search(message, err) and err.count("\n") == 1, err
@@ -536,9 +536,9 @@ def test_a_failing_phase_end_evaluation_does_not_stop_the_run(image_folder, tmp_
 def test_eval_images_reaches_the_run(tmp_path):
     for given, expected in ((["--eval-images", "0"], 0), (["--eval-images", "64"], 64), ([], 256)):
         argv = ["--out", str(tmp_path / "run"), *given]
-        assert train.config_from_args(train.build_parser().parse_args(argv), argv).eval_images == (
-            expected
-        )
+        assert train_cli.config_from_args(
+            train_cli.build_parser().parse_args(argv), argv
+        ).eval_images == (expected)
 
 
 def test_from_needs_an_export_with_training_state(tmp_path):
@@ -556,7 +556,7 @@ def test_from_needs_an_export_with_training_state(tmp_path):
         ),
     ]:
         with pytest.raises(ProganError, match=message):
-            train.config_from_args(train.build_parser().parse_args(argv), argv)
+            train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
 
 
 def test_export_holds_the_ema_weights(image_folder, tmp_path):
@@ -669,7 +669,7 @@ class OutOfMemoryAtTheFadeIn(Trainer):
 def resume_as_told(error: ProganError, cls: type[Trainer] = Trainer) -> Trainer:
     """The run of the command a one-line error ends with."""
     argv = str(error).split("python train.py ")[1].split()
-    return cls(train.config_from_args(train.build_parser().parse_args(argv), argv))
+    return cls(train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv))
 
 
 def test_out_of_memory_is_one_line_with_the_command_that_resumes_with_smaller_batches(
@@ -807,7 +807,7 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
     finally:
         proc.kill()
     latest = _latest_step(run / "checkpoints")
-    cfg = dataclasses.replace(train.load_config(run / "config.json"), resume=True)
+    cfg = dataclasses.replace(train_cli.load_config(run / "config.json"), resume=True)
     restored = Trainer(cfg)
     assert restored.images_shown == latest > 0
 
@@ -889,11 +889,11 @@ def test_epochs_per_res_sets_the_phase_length(image_folder, tmp_path):
     schedule = ScheduleConfig(epochs_per_res=4, batch_sizes=(8, 8, 8, 8))
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder, schedule=schedule))
     assert [p.images for p in trainer.phases] == [62, 62, 62]  # 4 epochs of 31 images / 2
-    args = train.build_parser().parse_args(["--epochs-per-res", "20"])
-    assert train.config_from_args(args, []).schedule.epochs_per_res == 20
-    args = train.build_parser().parse_args(["--epochs-per-res", "20", "--kimg-per-phase", "5"])
+    args = train_cli.build_parser().parse_args(["--epochs-per-res", "20"])
+    assert train_cli.config_from_args(args, []).schedule.epochs_per_res == 20
+    args = train_cli.build_parser().parse_args(["--epochs-per-res", "20", "--kimg-per-phase", "5"])
     with pytest.raises(ProganError, match="not both"):
-        train.config_from_args(args, [])
+        train_cli.config_from_args(args, [])
 
 
 @pytest.mark.parametrize("policy", ["bf16", "fp16"])
@@ -1239,7 +1239,7 @@ def test_recipe_flags_reach_the_config(tmp_path):
     argv = ["--out", str(tmp_path / "r"), "--loss", "logistic-r1", "--r1-gamma", "0.5"]
     argv += ["--augment", "translation,cutout", "--labels", "--label-entry", "rgb"]
     argv += ["--ema-kimg", "10"]
-    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     assert cfg.loss.kind == "logistic-r1" and cfg.loss.r1_gamma == 0.5
     assert cfg.schedule.ema_kimg == 10
     assert cfg.augment == ("translation", "cutout")
@@ -1249,14 +1249,14 @@ def test_recipe_flags_reach_the_config(tmp_path):
         (["--label-entry", "rgb"], "add --labels"),
     ]:
         with pytest.raises(ProganError, match=message):
-            train.config_from_args(train.build_parser().parse_args(bad), bad)
+            train_cli.config_from_args(train_cli.build_parser().parse_args(bad), bad)
 
 
 def test_a_resumed_run_takes_a_new_ema_half_life_and_keeps_the_rest():
     run = REPO / "tests" / "fixtures" / "run_before_labels"
-    saved = train.load_config(run / "config.json")
+    saved = train_cli.load_config(run / "config.json")
     argv = ["--out", str(run), "--resume", "--ema-kimg", "20"]
-    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     assert cfg.schedule == dataclasses.replace(saved.schedule, ema_kimg=20)
     assert ema_beta(cfg.schedule.ema_kimg, 16) > ema_beta(saved.schedule.ema_kimg, 16)
 
@@ -1276,7 +1276,7 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
     # growing past a run that trained on: --from, which starts at the next stage's fade-in
     argv = ["--out", str(tmp_path / "run"), "--resume", "--max-res", "20x12"]
     with pytest.raises(ProganError, match="grow it with --from"):
-        train.config_from_args(train.build_parser().parse_args(argv), argv)
+        train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     grown = Trainer(
         tiny_config(
             tmp_path / "grown",
@@ -1292,7 +1292,7 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
     argv += ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
     for final, phases in [("0.08", None), ("0.1", 6)]:
         given = [*argv, "--final-kimg", final]
-        cfg = train.config_from_args(train.build_parser().parse_args(given), given)
+        cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(given), given)
         if phases is None:
             with pytest.raises(ProganError, match=r"5 phases into .* past the 5 .*had 0.08\)"):
                 Trainer(cfg)
@@ -1368,15 +1368,17 @@ def test_final_lr_steps_adam_down_over_the_final_chunks_and_resumes_on_its_rate(
     assert float(grown.g_opt.learning_rate) == pytest.approx(1e-3 * 0.1 ** (4 / 5))
     argv = ["--out", str(tmp_path / "e"), "--final-lr", "1e-4"]
     with pytest.raises(ProganError, match="--final-lr needs --final-kimg"):
-        train.config_from_args(train.build_parser().parse_args(argv), argv)
+        train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     argv += ["--final-kimg", "30"]
-    assert train.config_from_args(train.build_parser().parse_args(argv), argv).schedule.final_lr
+    assert train_cli.config_from_args(
+        train_cli.build_parser().parse_args(argv), argv
+    ).schedule.final_lr
 
 
 def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
     old_run = REPO / "tests" / "fixtures" / "run_before_labels"
     argv = ["--out", str(tmp_path / "r"), "--channels", "96,96,96,96,64"]
-    cfg = train.config_from_args(train.build_parser().parse_args(argv), argv)
+    cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     assert cfg.network.channels[:6] == (96, 96, 96, 96, 64, 16)
     for bad, message in [
         (["--channels", "64,x"], "--channels '64,x' must be comma-separated integers"),
@@ -1384,7 +1386,7 @@ def test_channels_flag_widens_the_first_stages_of_a_new_run(tmp_path):
         (["--out", str(old_run), "--resume", "--channels", "64"], "drop it with --resume"),
     ]:
         with pytest.raises(ProganError, match=message):
-            train.config_from_args(train.build_parser().parse_args(bad), bad)
+            train_cli.config_from_args(train_cli.build_parser().parse_args(bad), bad)
 
 
 def test_color_curriculum_grows_the_colors_of_the_reals_over_the_run(image_folder, tmp_path):

@@ -12,8 +12,8 @@ from backend_step import REPO
 from training_helpers import StopMidFade, assert_same_weights, tiny_config
 
 import progan
-import train
 from progan import checkpoints
+from progan import train_command as train_cli
 from progan.latent import seed_latents
 from progan.trainer import Trainer
 
@@ -73,7 +73,7 @@ def test_train_py_under_jax_trains_grows_with_resume_and_exports(image_folder, t
     run = tmp_path / "run"
     common = ["--data-root", str(tmp_path / "data"), "--batch-sizes", "8,8,8"]
     assert (
-        train.main(
+        train_cli.main(
             [
                 "--backend",
                 "jax",
@@ -88,7 +88,7 @@ def test_train_py_under_jax_trains_grows_with_resume_and_exports(image_folder, t
         )
         == 0
     )
-    assert train.main(["--out", str(run), "--resume", "--max-res", "20x12", *common]) == 0
+    assert train_cli.main(["--out", str(run), "--resume", "--max-res", "20x12", *common]) == 0
     g = progan.load_generator(run)
     assert g.resolutions == ["5x3", "10x6", "20x12"] and g.metadata["images_shown"] == 5 * 32
     images = g.render(seed_latents([1, 2, 3], g.latent_dim), "20x12")
