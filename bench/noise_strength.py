@@ -75,7 +75,7 @@ def scaled_copy(folder: Path, into: Path, top: str, scale: float) -> tuple[Path,
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from progan import metrics
-    from progan.__main__ import evaluation_reals, evaluation_seeds, load_model, render_seeds
+    from progan.evaluation import evaluation_reals, evaluation_seeds, load_model, render_seeds
     from progan.export import MODEL_JSON, resolve_export_dir
     from progan.resolution import parse_res
 
