@@ -198,7 +198,7 @@ def resolve_export_dir(path: str | Path | None) -> Path:
     raise ProganError(f"{folder} is not a model: expected {MODEL_JSON} in it or in its export/")
 
 
-class Generator:
+class LoadedGenerator:
     """A loaded export: renders uint8 images for float32 latents at any resolution it reached.
 
     One per process is enough; ``render`` may be called from several threads at once (the
@@ -208,7 +208,7 @@ class Generator:
     """
 
     def __init__(self, folder: Path) -> None:
-        from progan.generator import Generator as Network
+        from progan.generator import Generator
 
         self.path = folder
         try:
@@ -223,7 +223,7 @@ class Generator:
             )
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
             raise ProganError(f"cannot read the model in {folder}: {err}") from err
-        self.network = Network(self.net, stages)
+        self.network = Generator(self.net, stages)
         variables = generator_weights(self.network, stages)
         missing = [v.path for v in variables if v.path not in arrays]
         if missing:
@@ -354,11 +354,11 @@ class Generator:
         return to_uint8(images)
 
 
-_loaded: dict[Path, tuple[tuple[int, ...], Generator]] = {}
+_loaded: dict[Path, tuple[tuple[int, ...], LoadedGenerator]] = {}
 _loaded_lock = threading.Lock()
 
 
-def load_generator(path: str | Path | None = None) -> Generator:
+def load_generator(path: str | Path | None = None) -> LoadedGenerator:
     """Load the export at ``path`` (None: the shipped default model), once per process.
 
     The files' modification times are checked on every call, so an export rewritten by a
@@ -369,7 +369,7 @@ def load_generator(path: str | Path | None = None) -> Generator:
     with _loaded_lock:
         cached = _loaded.get(folder)
         if cached is None or cached[0] != stamp:
-            _loaded[folder] = (stamp, Generator(folder))
+            _loaded[folder] = (stamp, LoadedGenerator(folder))
         return _loaded[folder][1]
 
 
