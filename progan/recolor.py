@@ -37,9 +37,9 @@ from skimage.color import hsv2rgb, rgb2hsv
 from config import COLOR_HUES, RecolorConfig
 from progan import files
 from progan.cli import Parser, run, whole_number
-from progan.datasets.parallel import parallel_map
 from progan.errors import ProganError
 from progan.masks import image_files, pair_masks, read_mask, read_photo
+from progan.parallel import parallel_map
 from progan.progress import progress_bar
 from progan.sources import IMAGE_SUFFIXES, UNREADABLE
 

@@ -26,10 +26,10 @@ from tqdm import tqdm
 
 from config import LaundryConfig
 from progan import files
-from progan.datasets.parallel import parallel_map
 from progan.datasets.scene import Scene, make_example, sample_scene
 from progan.errors import ProganError
 from progan.latent import SEED_LIMIT
+from progan.parallel import parallel_map
 from progan.resolution import format_res
 
 VERSION = 1

@@ -21,8 +21,8 @@ from PIL import Image
 from scipy import ndimage
 
 from config import SegmenterConfig
-from progan.datasets.parallel import parallel_map
 from progan.masks import read_mask, read_photo
+from progan.parallel import parallel_map
 
 
 @dataclass(frozen=True)
