@@ -7,17 +7,24 @@ tiny network or a one-minute schedule without touching the presets a user trains
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 Shape = tuple[int, int]
 
 REPO_ROOT = Path(__file__).resolve().parent
-# Generated and downloaded data sets and the per-stage caches (git-ignored).
-DATA_ROOT = REPO_ROOT / "data"
+# Installed with pip (not in a checkout), the checkout's templates, static files and shipped
+# models live here instead (pyproject.toml's data files).
+INSTALLED_SHARE = Path(sys.prefix) / "share" / "progan-studio"
+IN_CHECKOUT = (REPO_ROOT / "progan").is_dir() and (REPO_ROOT / "templates").is_dir()
+SHARE_ROOT = REPO_ROOT if IN_CHECKOUT else INSTALLED_SHARE
+# Generated and downloaded data sets and the per-stage caches (git-ignored in a checkout; in
+# the user's home when installed, never inside site-packages).
+DATA_ROOT = REPO_ROOT / "data" if IN_CHECKOUT else Path.home() / ".progan-studio" / "data"
 # The shipped default model, laid out like a run folder: export/ (weights, model.json,
 # prototypes.json) beside its README, sample grid, GIF and metrics.
-DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints"
+DEFAULT_MODEL_DIR = SHARE_ROOT / "checkpoints"
 
 
 @dataclass(frozen=True)

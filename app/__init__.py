@@ -28,15 +28,15 @@ from flask_bootstrap import Bootstrap5
 from app.model import ModelRegistry, SegmenterHolder, TranslatorHolder, shipped_models
 from app.service import HeavyBudget, RenderCache
 from app.views import bp
-from config import REPO_ROOT, STUDIO_LIMITS
+from config import SHARE_ROOT, STUDIO_LIMITS
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the studio and load its model (a :class:`progan.ProganError` if there is none)."""
     app = Flask(
         __name__,
-        template_folder=str(REPO_ROOT / "templates"),
-        static_folder=str(REPO_ROOT / "static"),
+        template_folder=str(SHARE_ROOT / "templates"),
+        static_folder=str(SHARE_ROOT / "static"),
     )
     app.config.update(
         MODEL_PATH=None, SHIPPED_MODELS=False, TRANSLATOR_PATH=None, SEGMENTER_PATH=None
