@@ -196,6 +196,40 @@ class TrainConfig:
     start_from: str = ""
     command: str = ""
 
+    def to_dict(self) -> dict:
+        """What a run's ``config.json`` holds (:func:`progan.run_folder.write_config`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """:meth:`to_dict` read back as dataclasses (JSON's lists become tuples again)."""
+        data = dict(data)
+        network = data.pop("network")
+        jit = data.get("jit", False)
+        schedule = data.pop("schedule")
+        return cls(
+            **data
+            | {
+                "max_res": tuple(data["max_res"]),
+                "grid_size": tuple(data["grid_size"]),
+                "loss": LossConfig(**data["loss"]),
+                "augment": tuple(data.get("augment", ())),
+                "color_curriculum": tuple(data.get("color_curriculum", ())),
+                "optimizer": OptimizerConfig(**data["optimizer"]),
+                # Runs from before "auto" saved jit as a boolean.
+                "jit": {True: "on", False: "off"}.get(jit, jit),
+            },
+            network=NetworkConfig(
+                **network
+                | {
+                    "base": tuple(network["base"]),
+                    "channels": tuple(network["channels"]),
+                    "classes": tuple(network.get("classes", ())),
+                }
+            ),
+            schedule=ScheduleConfig(**schedule | {"batch_sizes": tuple(schedule["batch_sizes"])}),
+        )
+
 
 @dataclass(frozen=True)
 class CycleGANConfig:

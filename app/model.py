@@ -28,7 +28,8 @@ import numpy as np
 from config import DEFAULT_MODEL_DIR
 from progan import colors, latent
 from progan.errors import ProganError
-from progan.export import LATEST_DIR, MODEL_JSON, PROTOTYPES_JSON, WEIGHTS, load_generator
+from progan.export import MODEL_JSON, PROTOTYPES_JSON, WEIGHTS, load_generator
+from progan.run_folder import LATEST
 
 _HASH_CHUNK = 1 << 20
 
@@ -120,8 +121,8 @@ def default_name(g: Any, folder: Path) -> str:
     explicit = g.metadata.get("name")
     if explicit:
         return str(explicit)
-    if folder.name == LATEST_DIR:
-        return f"{folder.parent.name}-{LATEST_DIR}"
+    if folder.name == LATEST:
+        return f"{folder.parent.name}-{LATEST}"
     owner = folder.parent if folder.name == "export" else folder
     if owner.resolve() == DEFAULT_MODEL_DIR.resolve():
         return f"{g.metadata.get('dataset', 'model')}-{g.resolutions[-1]}"

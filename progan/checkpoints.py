@@ -88,26 +88,3 @@ def trim_log(path: Path, keep: Callable[[dict], bool]) -> None:
         return
     files.write_text(path, "".join(json.dumps(r) + "\n" for r in read_log(path) if keep(r)))
 
-
-def saved_steps(run_dir: Path, resume: bool) -> list[int]:
-    """The checkpoints of the run folder ``run_dir`` (in its ``checkpoints/``), after refusing
-    ``--resume`` of a folder that has none and a new run over one that has some."""
-    saved = steps(run_dir / "checkpoints")
-    if resume and not saved:
-        raise ProganError(f"nothing to resume in {run_dir}: it has no checkpoint")
-    if not resume and saved:
-        raise ProganError(
-            f"{run_dir} already holds a run; add --resume to continue it or pick another --out"
-        )
-    return saved
-
-
-def resumed_config(run_dir: str | Path, given: list[str]) -> dict:
-    """A resumed run's own settings (its ``config.json``), refusing flags that would change
-    them (``given``: the shaping flags the command line named)."""
-    if given:
-        raise ProganError(f"the run in {run_dir} has its own {', '.join(given)}; drop it")
-    saved = Path(run_dir) / "config.json"
-    if not saved.is_file():
-        raise ProganError(f"nothing to resume in {run_dir}: it has no config.json")
-    return json.loads(saved.read_text())

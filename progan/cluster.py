@@ -16,12 +16,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from progan import backend
+from progan import backend, run_folder
 from progan.cli import resume_command
 from progan.errors import ProganError
 
@@ -94,7 +93,7 @@ def worker_lost(strategy: str, run: str) -> Iterator[None]:
         me = task_name(resolver.task_type or "worker", resolver.task_id or 0)
         how = (
             f"with: {resume_command(run)}"
-            if (Path(run) / "config.json").is_file()
+            if run_folder.has_config(run)
             else "with the command each was started with (nothing saved)"
         )
         raise ProganError(

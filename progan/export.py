@@ -30,8 +30,6 @@ WEIGHTS = "generator.npz"
 # The live G and the critic D at the export's phase end, so that ``train.py --from EXPORT``
 # carries the run on anywhere; the EMA G is generator.npz itself. Absent in render-only exports.
 TRAINING_STATE = "training_state.npz"
-# A run's render-only export of the EMA G at its last save, beside export/ (the phase end's).
-LATEST_DIR = "latest"
 PROTOTYPES_JSON = "prototypes.json"
 # What ``python -m progan evaluate`` measured of the model's colors (accuracy per color, ...).
 COLORS_JSON = "colors.json"

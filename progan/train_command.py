@@ -24,13 +24,9 @@ from config import (
     LOSSES,
     MIXED_PRECISION_MODES,
     PRESETS,
-    LossConfig,
-    NetworkConfig,
-    OptimizerConfig,
-    ScheduleConfig,
     TrainConfig,
 )
-from progan import backend, widen
+from progan import backend, run_folder, widen
 from progan.backend import BACKENDS
 from progan.cli import Parser, count, real_number, resume_command, whole_number
 from progan.errors import ProganError
@@ -209,12 +205,11 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
         # Paths of the machine the export was trained on mean nothing here.
         cfg = dataclasses.replace(cfg, data_root=str(DATA_ROOT))
     elif args.resume:
-        saved = out / "config.json"
-        if not saved.is_file():
+        if not run_folder.has_config(out):
             raise ProganError(
                 f"nothing to resume in {out}: no config.json (train without --resume)"
             )
-        cfg = load_config(saved)
+        cfg = load_config(out)
         if args.labels and not cfg.labels:
             raise ProganError(
                 f"the run in {out} is unconditional; --labels needs a new run (another --out)"
@@ -389,42 +384,12 @@ def exported_config(path: str) -> tuple[TrainConfig, str, int]:
             "render-only); continue its run folder with --resume instead"
         )
     training_state_path(folder)  # before the data set is built, not after
-    return config_from_dict(training["config"]), str(folder), int(meta["stages"])
+    return TrainConfig.from_dict(training["config"]), str(folder), int(meta["stages"])
 
 
-def load_config(path: Path) -> TrainConfig:
+def load_config(run: Path) -> TrainConfig:
     """The settings a run was started with (its config.json), as dataclasses again."""
-    return config_from_dict(json.loads(path.read_text()))
-
-
-def config_from_dict(data: dict) -> TrainConfig:
-    """``dataclasses.asdict`` of a TrainConfig, as dataclasses again (lists become tuples)."""
-    data = dict(data)
-    network = data.pop("network")
-    jit = data.get("jit", False)
-    schedule = data.pop("schedule")
-    return TrainConfig(
-        **data
-        | {
-            "max_res": tuple(data["max_res"]),
-            "grid_size": tuple(data["grid_size"]),
-            "loss": LossConfig(**data["loss"]),
-            "augment": tuple(data.get("augment", ())),
-            "color_curriculum": tuple(data.get("color_curriculum", ())),
-            "optimizer": OptimizerConfig(**data["optimizer"]),
-            # Runs from before "auto" saved jit as a boolean.
-            "jit": {True: "on", False: "off"}.get(jit, jit),
-        },
-        network=NetworkConfig(
-            **network
-            | {
-                "base": tuple(network["base"]),
-                "channels": tuple(network["channels"]),
-                "classes": tuple(network.get("classes", ())),
-            }
-        ),
-        schedule=ScheduleConfig(**schedule | {"batch_sizes": tuple(schedule["batch_sizes"])}),
-    )
+    return TrainConfig.from_dict(run_folder.read_config(run))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 from keras import ops
 
 from config import MIXED_PRECISION_MODES, TrainConfig
-from progan import backend, checkpoints, export, files, kinds, widen
+from progan import backend, checkpoints, export, files, kinds, run_folder, widen
 from progan.augment import augment
 from progan.cli import resume_command
 from progan.cluster import STARTS, Cluster, common_step, make_strategy
@@ -50,8 +50,6 @@ log = logging.getLogger(__name__)
 AUTO_JIT_MIN_STEPS = 200
 AUTO_JIT_TRIALS = 5
 
-CONFIG_JSON = "config.json"
-METRICS_JSONL = "metrics.jsonl"
 # Of evaluate's kind figures, those that say how a run is going (the shares are for a reader).
 PHASE_END_KIND_FIGURES = ("kind_fd", "kind_fd_floor", "kind_certainty", "kind_certainty_data")
 
@@ -67,10 +65,6 @@ def faded_reals(reals, alpha, fading: bool):
     if not fading:
         return reals
     return fade(upsample2x(downsample2x(reals)), reals, alpha)
-
-
-def save_config(cfg: TrainConfig, run: Path) -> None:
-    files.write_json(run / CONFIG_JSON, dataclasses.asdict(cfg), indent=2)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -118,8 +112,8 @@ class Trainer:
         # Every worker saves full checkpoints (saving is collective); only the chief's are the
         # run's, the others go to a folder of their own so that workers sharing a disk never
         # write the same files. Samples, exports, metrics and TensorBoard are the chief's.
-        own = self.run_dir if self.is_chief else self.run_dir / "workers" / str(worker)
-        self.ckpt_dir = own / "checkpoints"
+        own = self.run_dir if self.is_chief else self.run_dir / run_folder.WORKERS / str(worker)
+        self.ckpt_dir = own / run_folder.CHECKPOINTS
         self.cluster.start_together(self._set_up)
         self.net = self.cfg.network  # with the data's classes in a conditional run
         self._build_models()
@@ -551,9 +545,8 @@ class Trainer:
             {k.removeprefix("counters/"): v for k, v in arrays.items() if k.startswith("counters/")}
         )
         if self.is_chief:  # phase ends after the checkpoint will be logged again
-            checkpoints.trim_log(
-                self.run_dir / METRICS_JSONL,
-                lambda r: round(r.get("kimg", 0) * 1000) <= self.images_shown,
+            run_folder.trim_log(
+                self.run_dir, lambda r: round(r.get("kimg", 0) * 1000) <= self.images_shown
             )
 
         def load_adam() -> None:
@@ -742,11 +735,13 @@ class Trainer:
     def train(self) -> Path:
         """Run every remaining phase; returns the export folder."""
         if self.is_chief:
-            save_config(self.cfg, self.run_dir)
+            run_folder.write_config(self.run_dir, self.cfg.to_dict())
         if not self.cfg.resume:
             self.save()
         self.writer = (
-            backend.tensorboard_writer(str(self.run_dir / "tb")) if self.is_chief else None
+            backend.tensorboard_writer(str(self.run_dir / run_folder.TENSORBOARD))
+            if self.is_chief
+            else None
         )
         previous = {
             s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
@@ -765,7 +760,7 @@ class Trainer:
                 signal.signal(sig, handler)
             if self.writer is not None:
                 self.writer.close()
-        return self.run_dir / "export"
+        return self.run_dir / run_folder.EXPORT
 
     def _request_stop(self, signum: int, _frame) -> None:
         self.stop_signal = signum
@@ -922,7 +917,7 @@ class Trainer:
         phase = self.phases[index]
         kimg = self.images_shown / 1000
         grid = self.sample_grid(phase.stage)
-        samples = self.run_dir / "samples"
+        samples = self.run_dir / run_folder.SAMPLES
         samples.mkdir(exist_ok=True)
         name = f"{kimg:08.1f}kimg-{format_res(self.shapes[phase.stage])}-{phase.name}.png"
         files.save_image(samples / name, grid)
@@ -947,8 +942,7 @@ class Trainer:
             **self.last_losses,
             **scores,
         }
-        with open(self.run_dir / METRICS_JSONL, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        run_folder.log(self.run_dir, record)
         log.info("phase %d done at %.1f kimg: %s", index, kimg, samples / name)
 
     def evaluate(self, stage: int) -> dict[str, float | int]:
@@ -1033,7 +1027,7 @@ class Trainer:
         phase = self.phases[min(self.phase_index, len(self.phases) - 1)]
         stages = phase.stage + (0 if phase.fading and self.alpha < 1 else 1)
         info = self._export_info() | {"phase": phase.name, "alpha": self.alpha}
-        return export.write_export(self.run_dir / export.LATEST_DIR, self.G_ema, stages, info)
+        return export.write_export(self.run_dir / run_folder.LATEST, self.G_ema, stages, info)
 
     def write_export(self, stages: int, phases_done: int) -> Path:
         """The EMA G for rendering, plus the training state of this phase end (``--from``)."""
@@ -1042,7 +1036,7 @@ class Trainer:
                 "phases_done": phases_done,
                 "images_shown": self.images_shown,
                 "train_seconds": self.train_seconds,
-                "config": dataclasses.asdict(self.cfg),
+                "config": self.cfg.to_dict(),
             },
         }
         state = {
@@ -1050,4 +1044,5 @@ class Trainer:
             for key, v in self._model_variables().items()
             if not key.startswith("generator_ema/")
         }
-        return export.write_export(self.run_dir / "export", self.G_ema, stages, info, state=state)
+        folder = self.run_dir / run_folder.EXPORT
+        return export.write_export(folder, self.G_ema, stages, info, state=state)

@@ -108,7 +108,8 @@ def test_evaluate_on_laundry_data_reports_the_kinds_and_keeps_the_classifier(tmp
 def test_phase_ends_from_the_classifiers_stage_up_report_what_it_sees(tmp_path):
     from training_helpers import tensorboard_scalars, tiny_config
 
-    from progan.trainer import METRICS_JSONL, PHASE_END_KIND_FIGURES, Trainer
+    from progan.run_folder import METRICS_JSONL
+    from progan.trainer import PHASE_END_KIND_FIGURES, Trainer
 
     root = make_small_laundry(tmp_path / "data")
     data = root / "laundry-recolored" / "images"
@@ -136,7 +137,8 @@ def test_ctrl_c_while_the_classifier_first_trains_stops_the_run_there_and_it_res
     Ctrl-C ends it after the batch it is on, saves the phase end and stops the run."""
     from training_helpers import tiny_config
 
-    from progan.trainer import METRICS_JSONL, Trainer
+    from progan.run_folder import METRICS_JSONL
+    from progan.trainer import Trainer
 
     root = make_small_laundry(tmp_path / "data")
     run = tmp_path / "run"

@@ -29,7 +29,7 @@ from training_helpers import (
 import progan
 from app.model import default_name
 from config import ScheduleConfig, TrainConfig
-from progan import backend, checkpoints
+from progan import backend, checkpoints, run_folder
 from progan import train_command as train_cli
 from progan import trainer as trainer_module
 from progan.cli import run
@@ -50,7 +50,7 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     assert (stopped.phase_index, stopped.phase_shown) == (1, 24)
-    log = tmp_path / "b" / trainer_module.METRICS_JSONL
+    log = tmp_path / "b" / run_folder.METRICS_JSONL
     with open(log, "a") as handle:  # a phase end logged after the checkpoint, then a cut line
         handle.write('{"kimg": 0.096, "phase": 1}\n{"kimg": 0.1')
 
@@ -63,7 +63,7 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
     # one whole line per phase end, as the straight run logged them
     logged = [json.loads(line) for line in log.read_text().splitlines()]
-    expected = checkpoints.read_log(tmp_path / "a" / trainer_module.METRICS_JSONL)
+    expected = checkpoints.read_log(tmp_path / "a" / run_folder.METRICS_JSONL)
     assert [(r["kimg"], r["phase"]) for r in logged] == [(r["kimg"], r["phase"]) for r in expected]
 
 
@@ -259,8 +259,8 @@ def test_auto_jit_tries_xla_on_long_phases_only(image_folder, tmp_path, caplog, 
     old = json.loads(
         (REPO / "tests" / "fixtures" / "run_before_labels" / "config.json").read_text()
     )
-    assert train_cli.config_from_dict(old).jit == "off"  # saved as false before "auto"
-    assert train_cli.config_from_dict(old | {"jit": True}).jit == "on"
+    assert TrainConfig.from_dict(old).jit == "off"  # saved as false before "auto"
+    assert TrainConfig.from_dict(old | {"jit": True}).jit == "on"
 
 
 def test_rgb_label_entry_trains_and_exports_a_toRGB_per_class(labeled_folder, tmp_path):
@@ -283,7 +283,7 @@ def test_a_checkpoint_from_before_labels_resumes_and_grows(image_folder, tmp_pat
     embeddings, and both still load, with every weight restored."""
     run = tmp_path / "old"
     shutil.copytree(REPO / "tests" / "fixtures" / "run_before_labels", run)
-    saved = train_cli.load_config(run / "config.json")
+    saved = train_cli.load_config(run)
     assert saved.network.classes == () and saved.labels is False
     cfg = dataclasses.replace(
         saved,
@@ -528,7 +528,7 @@ def test_a_failing_phase_end_evaluation_does_not_stop_the_run(image_folder, tmp_
     trainer = Unmeasurable(tiny_config(tmp_path / "run", image_folder, max_res=(6, 10)))
     trainer.train()
     assert trainer.images_shown == 144 and (tmp_path / "run" / "export").is_dir()
-    logged = checkpoints.read_log(tmp_path / "run" / trainer_module.METRICS_JSONL)
+    logged = checkpoints.read_log(tmp_path / "run" / run_folder.METRICS_JSONL)
     assert len(logged) == 3 and not any("swd" in r for r in logged)
     assert "phase 0: no evaluation (evaluation needs at least 2 fakes" in caplog.text
 
@@ -807,7 +807,7 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
     finally:
         proc.kill()
     latest = _latest_step(run / "checkpoints")
-    cfg = dataclasses.replace(train_cli.load_config(run / "config.json"), resume=True)
+    cfg = dataclasses.replace(train_cli.load_config(run), resume=True)
     restored = Trainer(cfg)
     assert restored.images_shown == latest > 0
 
@@ -1254,7 +1254,7 @@ def test_recipe_flags_reach_the_config(tmp_path):
 
 def test_a_resumed_run_takes_a_new_ema_half_life_and_keeps_the_rest():
     run = REPO / "tests" / "fixtures" / "run_before_labels"
-    saved = train_cli.load_config(run / "config.json")
+    saved = train_cli.load_config(run)
     argv = ["--out", str(run), "--resume", "--ema-kimg", "20"]
     cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)
     assert cfg.schedule == dataclasses.replace(saved.schedule, ema_kimg=20)

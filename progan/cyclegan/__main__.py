@@ -22,12 +22,12 @@ import numpy as np
 
 from config import CycleGANConfig, LaundryConfig
 from progan import files
-from progan.checkpoints import resumed_config
 from progan.cli import Parser, run, whole_number
 from progan.errors import ProganError
 from progan.latent import SEED_LIMIT, image_grid
 from progan.quiet import import_backend
 from progan.resolution import format_res, parse_res
+from progan.run_folder import resumed_config
 
 PAPER_SIZES = {"filters": 64, "blocks": 9, "critic_filters": 64}
 CURRICULA = {"a": (2, 3, 4, 5, 10, 20), "b": (5, 20), "none": ()}

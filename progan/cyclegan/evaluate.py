@@ -45,7 +45,8 @@ def scores(photos, outputs, truth, belt) -> dict[str, float]:
 def loss_curve(folder: Path, every: int = 1000) -> list[float]:
     """The generator's loss averaged over each ``every`` iterations of the log in ``folder``
     (a run's, or a shipped translator's own)."""
-    from progan.cyclegan.trainer import METRICS_JSONL, logged_iterations
+    from progan.cyclegan.trainer import logged_iterations
+    from progan.run_folder import METRICS_JSONL
 
     buckets: dict[int, list[float]] = {}
     for record in logged_iterations(folder / METRICS_JSONL):

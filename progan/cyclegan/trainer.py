@@ -12,7 +12,6 @@ every checkpoint, so a resumed run continues the same stream.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import signal
@@ -24,7 +23,7 @@ import numpy as np
 from keras import ops
 
 from config import CycleGANConfig, LaundryConfig
-from progan import backend, checkpoints, files
+from progan import backend, checkpoints, files, run_folder
 from progan.cyclegan.domains import Domains, laundry_domains
 from progan.cyclegan.networks import patch_critic, resnet_generator
 from progan.cyclegan.translator import TRANSLATOR_JSON, WEIGHTS
@@ -35,9 +34,6 @@ from progan.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-CONFIG_JSON = "config.json"
-METRICS_JSONL = "metrics.jsonl"
-EXPORT = "export"
 
 
 class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -107,8 +103,8 @@ class CycleGANTrainer:
     def __init__(self, cfg: CycleGANConfig, laundry_cfg: LaundryConfig = laundry.DEFAULT) -> None:
         self.cfg = cfg
         self.run_dir = Path(cfg.out)
-        self.ckpt_dir = self.run_dir / "checkpoints"
-        saved = checkpoints.saved_steps(self.run_dir, cfg.resume)
+        self.ckpt_dir = self.run_dir / run_folder.CHECKPOINTS
+        saved = run_folder.saved_steps(self.run_dir, cfg.resume)
         if cfg.res[0] % 4 or cfg.res[1] % 4:
             raise ProganError(
                 f"both sides of --res must divide by 4, got {cfg.res[1]}x{cfg.res[0]}"
@@ -230,7 +226,7 @@ class CycleGANTrainer:
         """Train to ``cfg.iterations``; returns the export folder. Ctrl-C saves and stops."""
         cfg = self.cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        files.write_json(self.run_dir / CONFIG_JSON, dataclasses.asdict(cfg), indent=2)
+        run_folder.write_config(self.run_dir, dataclasses.asdict(cfg))
         previous = {
             s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
         }
@@ -277,8 +273,7 @@ class CycleGANTrainer:
             "train_seconds": round(self.train_seconds, 1),
             **{k: round(v, 5) for k, v in means.items()},
         }
-        with open(self.run_dir / METRICS_JSONL, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        run_folder.log(self.run_dir, record)
 
     # ----------------------------------------------------------------- state
     def _state(self) -> dict:
@@ -308,15 +303,13 @@ class CycleGANTrainer:
         self.iteration = int(arrays["counters/iteration"])
         self.train_seconds = float(arrays["counters/train_seconds"])
         # the iterations after the checkpoint run again and log again
-        checkpoints.trim_log(
-            self.run_dir / METRICS_JSONL, lambda r: r.get("iteration", 0) <= self.iteration
-        )
+        run_folder.trim_log(self.run_dir, lambda r: r.get("iteration", 0) <= self.iteration)
         log.info("resumed %s at iteration %d", self.run_dir, self.iteration)
 
     def write_export(self) -> Path:
         """Both generators (``translator.npz``) and what they are (``translator.json``), plus a
         figure of held-out photos: input, translation, the mask-based truth."""
-        folder = self.run_dir / EXPORT
+        folder = self.run_dir / run_folder.EXPORT
         folder.mkdir(parents=True, exist_ok=True)
         weights = {
             f"{m.name}/{v.path}": v.numpy() for m in (self.g_ab, self.g_ba) for v in m.weights

@@ -20,12 +20,12 @@ import sys
 from collections.abc import Sequence
 
 from config import SegmenterConfig
-from progan.checkpoints import resumed_config
 from progan.cli import Parser, real_number, run, whole_number
 from progan.errors import ProganError
 from progan.latent import SEED_LIMIT
 from progan.quiet import import_backend
 from progan.resolution import parse_res
+from progan.run_folder import resumed_config
 
 # Fine-tuning starts from a trained network: a fifth of the rate, a third of the epochs.
 FINETUNE = {"learning_rate": SegmenterConfig.learning_rate / 5, "epochs": 4}

@@ -11,7 +11,6 @@ are saved together, so a run stopped anywhere continues the same stream.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import signal
@@ -23,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from config import LaundryConfig, SegmenterConfig
-from progan import backend, checkpoints, files
+from progan import backend, checkpoints, run_folder
 from progan.errors import ProganError
 from progan.masks import pair_masks
 from progan.progress import progress_bar
@@ -33,9 +32,6 @@ from progan.segment.segmenter import WEIGHTS, load_weights, write_segmenter
 
 log = logging.getLogger(__name__)
 
-CONFIG_JSON = "config.json"
-METRICS_JSONL = "metrics.jsonl"
-EXPORT = "export"
 
 
 def training_pairs(cfg: SegmenterConfig, laundry: LaundryConfig) -> list[tuple[Path, Path]]:
@@ -81,8 +77,8 @@ class SegmenterTrainer:
     def __init__(self, cfg: SegmenterConfig, laundry: LaundryConfig | None = None) -> None:
         self.cfg = cfg
         self.run_dir = Path(cfg.out)
-        self.ckpt_dir = self.run_dir / "checkpoints"
-        saved = checkpoints.saved_steps(self.run_dir, cfg.resume)
+        self.ckpt_dir = self.run_dir / run_folder.CHECKPOINTS
+        saved = run_folder.saved_steps(self.run_dir, cfg.resume)
         levels = len(cfg.widths) - 1
         if cfg.res[0] % 2**levels or cfg.res[1] % 2**levels:
             raise ProganError(
@@ -137,8 +133,8 @@ class SegmenterTrainer:
         cfg = self.cfg
         total = cfg.epochs * self.steps_per_epoch
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        files.write_json(self.run_dir / CONFIG_JSON, dataclasses.asdict(cfg), indent=2)
-        self.writer = backend.tensorboard_writer(str(self.run_dir / "tb"))
+        run_folder.write_config(self.run_dir, dataclasses.asdict(cfg))
+        self.writer = backend.tensorboard_writer(str(self.run_dir / run_folder.TENSORBOARD))
         previous = {
             s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
         }
@@ -213,8 +209,7 @@ class SegmenterTrainer:
             "train_seconds": round(self.train_seconds, 1),
             **{k: round(v, 5) for k, v in values.items()},
         }
-        with open(self.run_dir / METRICS_JSONL, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        run_folder.log(self.run_dir, record)
         for name, value in values.items():
             self.writer.add_scalar(f"segmenter/{name}", value, step=self.step)
         self.writer.flush()
@@ -242,13 +237,13 @@ class SegmenterTrainer:
             variable.assign(arrays[key])
         self.step = int(arrays["counters/step"])
         self.train_seconds = float(arrays["counters/train_seconds"])
-        checkpoints.trim_log(self.run_dir / METRICS_JSONL, lambda r: r.get("step", 0) <= self.step)
+        run_folder.trim_log(self.run_dir, lambda r: r.get("step", 0) <= self.step)
         log.info("resumed %s at step %d", self.run_dir, self.step)
 
     def write_export(self) -> Path:
         """The network and what it is, with its last held-out IoU."""
         cfg = self.cfg
-        records = checkpoints.read_log(self.run_dir / METRICS_JSONL)
+        records = run_folder.records(self.run_dir)
         info = {
             "res": list(cfg.res),
             "widths": list(cfg.widths),
@@ -263,4 +258,4 @@ class SegmenterTrainer:
             "held_out_iou": records[-1].get("held_out_iou") if records else None,
             "config": dataclasses.asdict(cfg),
         }
-        return write_segmenter(self.run_dir / EXPORT, self.model, info)
+        return write_segmenter(self.run_dir / run_folder.EXPORT, self.model, info)
