@@ -314,7 +314,7 @@ class SegmenterConfig:
     refine_radius: int = 2
     refine_eps: float = 1e-3
     # The refined mask's values within 0.5 ± band/2 are spread over [0, 1] (1: left as is).
-    refine_band: float = 0.25
+    refine_band: float = 0.5
     # A photo whose predicted cloth covers less than this share holds no cloth.
     min_cloth_share: float = 0.002
     save_every_min: float = 5.0

@@ -34,6 +34,7 @@ from progan.cli import Parser, count, run, whole_number  # noqa: E402
 from progan.latent import SEED_LIMIT, image_grid  # noqa: E402
 
 RESOLUTIONS = ((90, 160), (144, 256), (192, 320), (288, 512))
+BANDS = (1.0, 0.5, 0.25, 0.1)
 FAR_PIXELS = 8
 
 
@@ -66,9 +67,9 @@ def jpeg(photo: np.ndarray, quality: int) -> np.ndarray:
 
 def perturbed(photo: np.ndarray, truth: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     big = np.asarray(Image.fromarray(photo).resize((1920, 1080), Image.Resampling.BICUBIC))
-    big_truth = np.asarray(
-        Image.fromarray((truth * 255).astype(np.uint8)).resize((1920, 1080))
-    ) / 255.0
+    big_truth = (
+        np.asarray(Image.fromarray((truth * 255).astype(np.uint8)).resize((1920, 1080))) / 255.0
+    )
     darker = np.clip(photo.astype(np.float32) * 0.6, 0, 255).astype(np.uint8)
     return {
         "1280x720": (photo, truth),
@@ -76,6 +77,21 @@ def perturbed(photo: np.ndarray, truth: np.ndarray) -> dict[str, tuple[np.ndarra
         "darker (x0.6)": (darker, truth),
         "JPEG quality 70": (jpeg(photo, 70), truth),
     }
+
+
+def at_photo_size(translated: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The translator's output (the photo padded to its aspect, then shrunk) with the padding
+    cut off and scaled back to the photo's ``shape`` (bicubic)."""
+    from progan.data import padded_shape
+
+    height, width = shape
+    padded_height, padded_width = padded_shape(shape, translated.shape[:2])
+    scale_y, scale_x = translated.shape[0] / padded_height, translated.shape[1] / padded_width
+    top, left = (padded_height - height) / 2, (padded_width - width) / 2
+    rows = slice(round(top * scale_y), round((top + height) * scale_y))
+    columns = slice(round(left * scale_x), round((left + width) * scale_x))
+    content = Image.fromarray(np.ascontiguousarray(translated[rows, columns]))
+    return np.asarray(content.resize((width, height), Image.Resampling.BICUBIC))
 
 
 def main(argv=None) -> int:
@@ -101,6 +117,7 @@ def main(argv=None) -> int:
     scores[f"{translator.target}, CycleGAN translator"] = []
     far, mask_seconds, color_seconds = [], [], []
     oracle = {res: [] for res in RESOLUTIONS}
+    bands = {band: ([], []) for band in BANDS}
     shown = []
     for name in names:
         photo = np.asarray(Image.open(folder / "images" / f"{name}.jpg").convert("RGB"))
@@ -120,13 +137,20 @@ def main(argv=None) -> int:
         for color in colors:
             scores[f"{color}, predicted mask"].append(psnr(recolored[color], expected[color]))
             scores[f"{color}, untouched photo"].append(psnr(photo, expected[color]))
-        translated = translator.translate([photo])[0]
-        upscaled = np.asarray(Image.fromarray(translated).resize(photo.shape[1::-1], Image.BICUBIC))
+        upscaled = at_photo_size(translator.translate([photo])[0], photo.shape[:2])
         scores[f"{translator.target}, CycleGAN translator"].append(
             psnr(upscaled, expected[translator.target])
         )
         away = ~ndimage.binary_dilation(truth_u8 > 127, iterations=FAR_PIXELS)
         far.append(max(np.abs(recolored[c][away].astype(int) - photo[away]).mean() for c in colors))
+        probability = segmenter.probability(photo)
+        refined = guided_upsample(probability, photo, segmenter.radius, segmenter.eps)
+        reach = segmenter.reach(probability, photo.shape[:2])
+        for band, (band_ious, band_psnr) in bands.items():
+            soft = np.where(reach, stretch(refined, band), np.float32(0.0))
+            band_ious.append(iou(soft, truth))
+            red = recolor_all(photo, soft, ["red"])["red"]
+            band_psnr.append(psnr(red, expected["red"]))
         for res in RESOLUTIONS:
             small = resize_area(np.repeat(truth_u8[..., None], 3, -1), res)[..., 0]
             refined = stretch(guided_upsample(small, photo, 2, 1e-3), 0.25)
@@ -150,6 +174,10 @@ def main(argv=None) -> int:
     for (height, width), values in oracle.items():
         cost = height * width / (144 * 256)
         print(f"| {width}x{height} | {np.mean(values):.4f} | {cost:.2f}x |")
+    print(f"\n| refine band (shipped {segmenter.band:g}) | mask IoU | red PSNR dB |")
+    print("|---|---:|---:|")
+    for band, (band_ious, band_psnr) in bands.items():
+        print(f"| {band:g} | {np.mean(band_ious):.4f} | {np.mean(band_psnr):.2f} |")
     if args.figure:
         write_figure(Path(args.figure), shown, colors, translator.target)
         print(f"\nwrote {args.figure}")

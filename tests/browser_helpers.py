@@ -180,6 +180,7 @@ def take_screenshots(
             page.select_option("#color", "blue")
             page.click("#recolor")
             wait_for_image(page, "#after")
+            page.fill("#split", "30")  # most of the item in the recolor's half
             page.screenshot(path=paths[-1], full_page=True)
         browser.close()
     return paths

@@ -20,7 +20,7 @@ from config import SegmenterConfig
 from progan.errors import ProganError
 from progan.recolor import recolor_all, recolor_predicted
 from progan.segment.data import MaskedPhotos, augment, shrink, training_batch
-from progan.segment.refine import guided_upsample, stretch, upsample
+from progan.segment.refine import drop_specks, guided_upsample, stretch, upsample
 from progan.segment.segmenter import WEIGHTS, Segmenter, load_segmenter
 from progan.segment.trainer import SegmenterTrainer, iou, seg_loss
 
@@ -183,6 +183,18 @@ def test_guided_upsampling_puts_a_blurred_edge_on_the_photos_edge(offset):
     assert (sharp[: edge - 4] > 0.99).all() and (sharp[edge + 4 :] < 0.01).all()
     ramp = np.flatnonzero((plain[360] > 0.01) & (plain[360] < 0.99))
     assert len(ramp) > 25  # alone, the probability fades over five working pixels
+
+
+def test_specks_are_dropped_and_the_cloth_kept_bit_for_bit():
+    mask = np.zeros((40, 60), np.float32)
+    mask[5:30, 5:30] = np.linspace(0.2, 1.0, 25, dtype=np.float32)  # cloth with a soft edge
+    mask[35, 50] = mask[2, 55:57] = 0.7  # specks of one and two pixels
+    mask[33:36, 40:43] = 0.9  # nine pixels
+    kept = drop_specks(mask, 9)
+    np.testing.assert_array_equal(kept[:31, :31], mask[:31, :31])
+    np.testing.assert_array_equal(kept[33:36, 40:43], mask[33:36, 40:43])
+    assert kept[35, 50] == 0 and (kept[2, 55:57] == 0).all()
+    assert drop_specks(np.zeros((4, 4), np.float32), 9).max() == 0
 
 
 def test_soft_blending_keeps_far_pixels_and_blends_the_edge():

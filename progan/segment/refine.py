@@ -87,3 +87,17 @@ def stretch(mask: np.ndarray, band: float) -> np.ndarray:
     on the belt near the cloth. Stretching about 0.5 keeps the step where it is and takes the
     plateaus to 0 and 1; ``band`` 1 leaves the mask as it is."""
     return np.clip((mask - 0.5) / band + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def drop_specks(mask: np.ndarray, least: int) -> np.ndarray:
+    """``mask`` without its connected parts (of non-zero weight) smaller than ``least`` pixels.
+
+    On a textured belt next to the cloth the guided filter lets a few single pixels through,
+    too small to be cloth; each would be a tinted speck in the recolor."""
+    parts, count = ndimage.label(mask > 0)
+    if count == 0:
+        return mask
+    sizes = np.bincount(parts.ravel(), minlength=count + 1)
+    small = sizes < least
+    small[0] = False
+    return np.where(small[parts], np.float32(0.0), mask).astype(np.float32)

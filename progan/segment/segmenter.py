@@ -21,7 +21,7 @@ from config import DEFAULT_MODEL_DIR
 from progan import files
 from progan.errors import ProganError
 from progan.segment.network import unet
-from progan.segment.refine import guided_upsample, resize_area, stretch
+from progan.segment.refine import drop_specks, guided_upsample, resize_area, stretch
 
 SEGMENTER_JSON = "segmenter.json"
 WEIGHTS = "segmenter.npz"
@@ -90,15 +90,23 @@ class Segmenter:
         """The soft cloth mask of ``photo`` at its own size: H×W float32 in [0, 1].
 
         Guided upsampling, then stretched about 0.5 by the export's ``refine_band`` (see
-        :func:`~progan.segment.refine.stretch`), and zero beyond the filter's reach of the
+        :func:`~progan.segment.refine.stretch`), zero beyond the filter's reach of the
         predicted cloth (``radius`` + 1 working pixels), where the linear fit may still leak a
-        few hundredths onto belt that a blended recolor would tint."""
+        few hundredths onto belt that a blended recolor would tint, and without specks smaller
+        than two working pixels."""
         probability = self.probability(photo)
         soft = stretch(guided_upsample(probability, photo, self.radius, self.eps), self.band)
+        soft = np.where(self.reach(probability, photo.shape[:2]), soft, np.float32(0.0))
+        # smaller than two pixels of the working grid: no cloth the network could have seen
+        working_pixel = photo.shape[0] * photo.shape[1] / (self.res[0] * self.res[1])
+        return drop_specks(soft, max(2, round(2 * working_pixel)))
+
+    def reach(self, probability: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Where the refined mask may be non-zero at ``size`` = (height, width): within the
+        filter's reach of the predicted cloth."""
         near = ndimage.binary_dilation(probability >= 0.5, iterations=self.radius + 1)
-        height, width = photo.shape[:2]
-        reach = Image.fromarray(near).resize((width, height), Image.Resampling.NEAREST)
-        return np.where(np.asarray(reach), soft, np.float32(0.0))
+        height, width = size
+        return np.asarray(Image.fromarray(near).resize((width, height), Image.Resampling.NEAREST))
 
     def has_cloth(self, mask: np.ndarray) -> bool:
         return float((mask >= 0.5).mean()) >= self.min_cloth_share
