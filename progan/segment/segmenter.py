@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+from scipy.special import expit
 
 from config import DEFAULT_MODEL_DIR
 from progan import files
@@ -84,7 +85,7 @@ class Segmenter:
         """The cloth probability of ``photo`` (H×W×3 uint8) at the working resolution."""
         small = resize_area(photo, self.res) * 2.0 - 1.0
         logits = np.asarray(self.model(small[None], training=False))[0, ..., 0]
-        return 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
+        return expit(logits.astype(np.float32))
 
     def mask(self, photo: np.ndarray) -> np.ndarray:
         """The soft cloth mask of ``photo`` at its own size: H×W float32 in [0, 1].

@@ -20,6 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import ops
+from scipy.special import expit
 
 from config import LaundryConfig, SegmenterConfig
 from progan import backend, checkpoints, run_folder
@@ -193,7 +194,7 @@ class SegmenterTrainer:
         for start in range(0, len(photos), chunk):
             x = photos[start : start + chunk].astype(np.float32) / 127.5 - 1.0
             logits = np.asarray(self.model(x, training=False))[..., 0]
-            out.append(1.0 / (1.0 + np.exp(-logits)))
+            out.append(expit(logits))
         return np.concatenate(out)
 
     def evaluate(self, data: MaskedPhotos | None = None) -> float:
