@@ -87,4 +87,3 @@ def trim_log(path: Path, keep: Callable[[dict], bool]) -> None:
     if not path.is_file():
         return
     files.write_text(path, "".join(json.dumps(r) + "\n" for r in read_log(path) if keep(r)))
-

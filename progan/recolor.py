@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = recolor_folder(
         args.images, args.masks, args.out, args.colors, fmt=args.format, workers=args.workers
     )
-    print(summary(labels, args.out))
+    print(summary(labels, args.out, len(args.colors)))
     return 0
 
 
@@ -318,12 +318,11 @@ def recolor_without_masks(
     result = recolor_predicted(images, out, load_segmenter(segmenter), colors, fmt=fmt)
     unreadable = listed("unreadable, skipped", result.unreadable)
     no_cloth = listed("with no cloth found, written unchanged", result.no_cloth)
-    return summary(result.labels, out) + unreadable + no_cloth
+    return summary(result.labels, out, len(colors)) + unreadable + no_cloth
 
 
-def summary(labels: list[Label], out: Path) -> str:
+def summary(labels: list[Label], out: Path, colors: int) -> str:
     sources = len({label.source for label in labels})
-    colors = len({label.color for label in labels})
     return (
         f"wrote {len(labels)} images ({sources} × {colors} colors) to {out}; "
         f"labels in {Path(out) / LABELS_FILE}"

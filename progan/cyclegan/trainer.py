@@ -35,7 +35,6 @@ from progan.progress import progress_bar
 log = logging.getLogger(__name__)
 
 
-
 class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """``rate`` until ``start`` steps, then linearly to 0 at ``end`` (the paper's schedule)."""
 

@@ -95,7 +95,10 @@ class Segmenter:
         predicted cloth (``radius`` + 1 working pixels), where the linear fit may still leak a
         few hundredths onto belt that a blended recolor would tint, and without specks smaller
         than two working pixels."""
-        probability = self.probability(photo)
+        return self.refined(self.probability(photo), photo)
+
+    def refined(self, probability: np.ndarray, photo: np.ndarray) -> np.ndarray:
+        """:meth:`mask` from the probability :meth:`probability` gave for ``photo``."""
         soft = stretch(guided_upsample(probability, photo, self.radius, self.eps), self.band)
         soft = np.where(self.reach(probability, photo.shape[:2]), soft, np.float32(0.0))
         # smaller than two pixels of the working grid: no cloth the network could have seen

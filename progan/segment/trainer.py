@@ -27,12 +27,11 @@ from progan import backend, checkpoints, run_folder
 from progan.errors import ProganError
 from progan.masks import pair_masks
 from progan.progress import progress_bar
-from progan.segment.data import MaskedPhotos, load_pairs, training_batch
+from progan.segment.data import load_pairs, training_batch
 from progan.segment.network import unet
 from progan.segment.segmenter import WEIGHTS, load_weights, write_segmenter
 
 log = logging.getLogger(__name__)
-
 
 
 def training_pairs(cfg: SegmenterConfig, laundry: LaundryConfig) -> list[tuple[Path, Path]]:
@@ -141,6 +140,7 @@ class SegmenterTrainer:
         }
         unused = ops.convert_to_tensor(0.0, "float32")
         sums: dict[str, float] = {}
+        summed = 0  # steps in ``sums``: fewer than an epoch in the epoch a resume lands in
         last_save = time.monotonic()
         bar = progress_bar(
             total=total * cfg.batch_size,
@@ -162,10 +162,10 @@ class SegmenterTrainer:
                 self.train_seconds += time.monotonic() - tick
                 bar.update(cfg.batch_size)
                 sums = {k: sums.get(k, 0.0) + v for k, v in values.items()}
+                summed += 1
                 if self.step % self.steps_per_epoch == 0:
-                    steps = self.steps_per_epoch
-                    means = {k: v / steps for k, v in sums.items()}
-                    sums = {}
+                    means = {k: v / summed for k, v in sums.items()}
+                    sums, summed = {}, 0
                     held_iou = self.evaluate()
                     bar.set_postfix(loss=f"{means['loss']:.3f}", iou=f"{held_iou:.4f}")
                     self._log(means | {"held_out_iou": held_iou})
@@ -197,10 +197,9 @@ class SegmenterTrainer:
             out.append(expit(logits))
         return np.concatenate(out)
 
-    def evaluate(self, data: MaskedPhotos | None = None) -> float:
+    def evaluate(self) -> float:
         """IoU over the held-out photos at the working resolution."""
-        data = self.held_out if data is None else data
-        return iou(self.predict(data.photos), data.masks)
+        return iou(self.predict(self.held_out.photos), self.held_out.masks)
 
     def _log(self, values: dict[str, float]) -> None:
         epoch = self.step // self.steps_per_epoch
