@@ -418,4 +418,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     print(f"done: {export}", file=sys.stderr)
     return 0
-

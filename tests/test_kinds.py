@@ -108,8 +108,9 @@ def test_evaluate_on_laundry_data_reports_the_kinds_and_keeps_the_classifier(tmp
 def test_phase_ends_from_the_classifiers_stage_up_report_what_it_sees(tmp_path):
     from training_helpers import tensorboard_scalars, tiny_config
 
+    from progan.phase_report import PHASE_END_KIND_FIGURES
     from progan.run_folder import METRICS_JSONL
-    from progan.trainer import PHASE_END_KIND_FIGURES, Trainer
+    from progan.trainer import Trainer
 
     root = make_small_laundry(tmp_path / "data")
     data = root / "laundry-recolored" / "images"

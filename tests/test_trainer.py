@@ -29,15 +29,16 @@ from training_helpers import (
 import progan
 from app.model import default_name
 from config import ScheduleConfig, TrainConfig
-from progan import backend, checkpoints, run_folder
+from progan import backend, checkpoints, run_folder, training_step
 from progan import train_command as train_cli
-from progan import trainer as trainer_module
 from progan.cli import run
 from progan.errors import ProganError
 from progan.export import to_uint8
 from progan.layers import downsample2x
+from progan.phase_report import PhaseReport
 from progan.schedule import ema_beta
-from progan.trainer import Trainer, TrainingDiverged
+from progan.stopping import TrainingDiverged
+from progan.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,18 +50,20 @@ def test_resume_mid_fade_in_continues_exactly(image_folder, tmp_path):
     stopped = StopMidFade(tiny_config(tmp_path / "b", image_folder))
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
-    assert (stopped.phase_index, stopped.phase_shown) == (1, 24)
+    assert (stopped.progress.phase, stopped.progress.phase_images) == (1, 24)
     log = tmp_path / "b" / run_folder.METRICS_JSONL
     with open(log, "a") as handle:  # a phase end logged after the checkpoint, then a cut line
         handle.write('{"kimg": 0.096, "phase": 1}\n{"kimg": 0.1')
 
     resumed = Trainer(tiny_config(tmp_path / "b", image_folder, resume=True))
-    assert resumed.images_shown == 48 + 24
-    assert resumed.alpha == pytest.approx(0.5)
-    assert int(resumed.g_opt.iterations.numpy()) == 3  # Adam state restored mid-phase
+    assert resumed.progress.images_shown == 48 + 24
+    assert resumed.progress.alpha == pytest.approx(0.5)
+    assert int(resumed.models.g_opt.iterations.numpy()) == 3  # Adam state restored mid-phase
     resumed.train()
-    assert resumed.images_shown == straight.images_shown == 144
-    assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
+    assert resumed.progress.images_shown == straight.progress.images_shown == 144
+    assert_same_weights(
+        (straight.models.G_ema, resumed.models.G_ema), (straight.models.D, resumed.models.D)
+    )
     # one whole line per phase end, as the straight run logged them
     logged = [json.loads(line) for line in log.read_text().splitlines()]
     expected = checkpoints.read_log(tmp_path / "a" / run_folder.METRICS_JSONL)
@@ -72,7 +75,7 @@ def test_every_save_writes_the_ema_generator_as_a_render_only_latest_export(imag
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     latest = tmp_path / "run" / "latest"
-    saved = checkpoints.load(checkpoints.path_for(stopped.ckpt_dir, 72))
+    saved = checkpoints.load(checkpoints.path_for(stopped.state.ckpt_dir, 72))
     meta = json.loads((latest / "model.json").read_text())
     # halfway through the 10x6 fade-in: only 5x3 renders whole, from this save's EMA G
     assert (meta["images_shown"], meta["stages"], meta["phase"]) == (72, 1, "fade-in")
@@ -89,7 +92,7 @@ def test_every_save_writes_the_ema_generator_as_a_render_only_latest_export(imag
     finished.train()
     # the run's last save is its last phase end: latest and export render the same images
     meta = json.loads((latest / "model.json").read_text())
-    assert (meta["images_shown"], meta["stages"]) == (finished.images_shown, 2)
+    assert (meta["images_shown"], meta["stages"]) == (finished.progress.images_shown, 2)
     np.testing.assert_array_equal(
         progan.load_generator(latest).render(z, "10x6"),
         progan.load_generator(tmp_path / "run" / "export").render(z, "10x6"),
@@ -141,7 +144,7 @@ class StopInFade(StopMidFade):
 
     def _log_scalars(self, phase, values, rate):
         Trainer._log_scalars(self, phase, values, rate)
-        if phase.fading and self.phase_shown >= 16:
+        if phase.fading and self.progress.phase_images >= 16:
             self.stop_signal = 2
 
 
@@ -158,9 +161,11 @@ def test_conditional_run_resumes_exactly_and_exports_its_classes(labeled_folder,
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     resumed = Trainer(config("b", resume=True))
-    assert resumed.alpha == pytest.approx(16 / 48)
+    assert resumed.progress.alpha == pytest.approx(16 / 48)
     resumed.train()
-    assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
+    assert_same_weights(
+        (straight.models.G_ema, resumed.models.G_ema), (straight.models.D, resumed.models.D)
+    )
     assert json.loads((tmp_path / "b" / "config.json").read_text())["network"]["classes"] == [
         "blue",
         "green",
@@ -238,7 +243,7 @@ def test_a_candidate_step_out_of_memory_drops_out_and_its_batch_is_trained_by_th
 
 
 def test_auto_jit_tries_xla_on_long_phases_only(image_folder, tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(trainer_module, "AUTO_JIT_MIN_STEPS", 20)
+    monkeypatch.setattr(training_step, "AUTO_JIT_MIN_STEPS", 20)
 
     def one_stage(name, kimg):
         schedule = ScheduleConfig(kimg_per_phase=kimg, batch_sizes=(8,))
@@ -247,13 +252,13 @@ def test_auto_jit_tries_xla_on_long_phases_only(image_folder, tmp_path, caplog, 
         )
 
     long = one_stage("long", 0.16)  # 20 steps
-    with caplog.at_level(logging.INFO, logger="progan.trainer"):
+    with caplog.at_level(logging.INFO, logger="progan.training_step"):
         Trainer(long).train()
     chosen = [r.getMessage() for r in caplog.records if "keeping" in r.getMessage()]
     assert len(chosen) == 1 and re.match(r"5x3 stabilize step: plain .* ms, XLA .* ms", chosen[0])
     assert json.loads((tmp_path / "long" / "config.json").read_text())["jit"] == "auto"
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="progan.trainer"):
+    with caplog.at_level(logging.INFO, logger="progan.training_step"):
         Trainer(one_stage("short", 0.152)).train()  # 19 steps
     assert not [r for r in caplog.records if "keeping" in r.getMessage()]
     old = json.loads(
@@ -272,7 +277,7 @@ def test_rgb_label_entry_trains_and_exports_a_toRGB_per_class(labeled_folder, tm
     g = progan.load_generator(tmp_path / "rgb")
     z = progan.seed_latents([7, 7, 7], g.latent_dim)
     images = g.render(z, "10x6", labels=["blue", "green", "red"])
-    expected = trainer.G_ema(z, stage=1, labels=np.array([0, 1, 2])).numpy()
+    expected = trainer.models.G_ema(z, stage=1, labels=np.array([0, 1, 2])).numpy()
     assert np.abs(images.astype(int) - to_uint8(expected)).max() <= 1
     assert all(not np.array_equal(images[0], other) for other in images[1:])
 
@@ -295,9 +300,9 @@ def test_a_checkpoint_from_before_labels_resumes_and_grows(image_folder, tmp_pat
         eval_images=0,
     )
     trainer = Trainer(cfg)
-    assert trainer.images_shown == 144
+    assert trainer.progress.images_shown == 144
     with np.load(run / "export" / "generator.npz") as exported:
-        for variable in trainer.G_ema.weights:
+        for variable in trainer.models.G_ema.weights:
             if variable.path in exported:
                 np.testing.assert_array_equal(variable.numpy(), exported[variable.path])
     trainer.train()
@@ -324,7 +329,7 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
     saved = json.loads((tmp_path / "grown" / "config.json").read_text())
     assert saved["start_from"] == str(moved.resolve()) and saved["max_res"] == [12, 20]
     grown = progan.load_generator(tmp_path / "grown")
-    assert grown.metadata["images_shown"] == resumed.images_shown == 144 + 96
+    assert grown.metadata["images_shown"] == resumed.progress.images_shown == 144 + 96
     with np.load(tmp_path / "resumed" / "export" / "generator.npz") as a:
         for key, value in np.load(tmp_path / "grown" / "export" / "generator.npz").items():
             np.testing.assert_allclose(value, a[key], rtol=1e-4, atol=1e-5)
@@ -343,7 +348,7 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
 
     wide = with_channels("16,16,24")
     assert wide.network.channels == (16, 16, 24, 8)
-    widened = {v.path: v for v in Trainer(wide).G.weights}
+    widened = {v.path: v for v in Trainer(wide).models.G.weights}
     assert widened["block2_conv2/kernel"].shape == (3, 3, 24, 24)
     with np.load(moved / "training_state.npz") as first_run:
         kept = first_run["generator/block1_conv2/kernel"]
@@ -356,7 +361,12 @@ def test_from_an_export_continues_exactly_like_resume(image_folder, tmp_path):
         state = dict(saved)
     state["generator/block2_conv2/kernel"] = np.zeros((3, 3, 8, 8), np.float32)
     np.savez(moved / "training_state.npz", **state)
-    assert Trainer(with_channels("16,16,24")).G.blocks[1].conv2.kernel.shape == (3, 3, 24, 24)
+    assert Trainer(with_channels("16,16,24")).models.G.blocks[1].conv2.kernel.shape == (
+        3,
+        3,
+        24,
+        24,
+    )
 
 
 def test_from_widens_trained_stages_computing_the_same_then_the_copies_learn_apart(
@@ -381,15 +391,17 @@ def test_from_widens_trained_stages_computing_the_same_then_the_copies_learn_apa
         return train_cli.config_from_args(train_cli.build_parser().parse_args(given), given)
 
     wide = Trainer(with_channels("16,32,16"))
-    assert wide.G.blocks[0].conv2.kernel.shape == (3, 3, 32, 32)  # 10x6: 16 -> 32 maps
-    assert wide.G.blocks[1].conv1.kernel.shape == (3, 3, 32, 16)  # 20x12: 8 -> 16
-    assert wide.D.blocks[1].conv2.kernel.shape == (3, 3, 16, 32)
+    assert wide.models.G.blocks[0].conv2.kernel.shape == (3, 3, 32, 32)  # 10x6: 16 -> 32 maps
+    assert wide.models.G.blocks[1].conv1.kernel.shape == (3, 3, 32, 16)  # 20x12: 8 -> 16
+    assert wide.models.D.blocks[1].conv2.kernel.shape == (3, 3, 16, 32)
     z = progan.seed_latents([1, 2, 3, 4], TINY.latent_dim)
     labels = np.array([0, 1, 2, 0])
-    images = first.G(z, stage=2, labels=labels)
+    images = first.models.G(z, stage=2, labels=labels)
     for stage, fading in [(2, False), (2, True), (1, False)]:
         # the export holds the EMA generator's top stage only (its lower toRGBs are not kept)
-        pairs = [(first.G, wide.G)] + [(first.G_ema, wide.G_ema)] * (stage == 2 and not fading)
+        pairs = [(first.models.G, wide.models.G)] + [(first.models.G_ema, wide.models.G_ema)] * (
+            stage == 2 and not fading
+        )
         for old, new in pairs:
             np.testing.assert_allclose(
                 new(z, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
@@ -398,19 +410,21 @@ def test_from_widens_trained_stages_computing_the_same_then_the_copies_learn_apa
             )
         scaled = images if stage == 2 else downsample2x(images)
         np.testing.assert_allclose(
-            wide.D(scaled, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
-            first.D(scaled, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
+            wide.models.D(scaled, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
+            first.models.D(scaled, stage=stage, alpha=0.3, fading=fading, labels=labels).numpy(),
             rtol=1e-4,
             atol=1e-4,
         )
 
     def copies_apart(trainer):
-        kernel = trainer.G.blocks[0].conv1.kernel.numpy()
+        kernel = trainer.models.G.blocks[0].conv1.kernel.numpy()
         return np.abs(kernel[..., :16] - kernel[..., 16:]).max()
 
     assert copies_apart(wide) == 0
     wide.train()
-    assert wide.images_shown == first.images_shown + 24 and copies_apart(wide) > 1e-3
+    assert (
+        wide.progress.images_shown == first.progress.images_shown + 24 and copies_apart(wide) > 1e-3
+    )
     for text, message in [
         ("16,24,16", "24 is not a whole multiple of 16"),
         ("32,32,16", "the base stage keeps its 16 feature maps"),
@@ -433,15 +447,15 @@ def test_the_shipped_model_grows_to_320x192_as_the_readme_says(tmp_path):
     shipped = progan.load_generator(REPO / "checkpoints")
     grown = Trainer(cfg)
     shown = shipped.metadata["images_shown"]
-    assert grown.images_shown == shown
-    assert [p.name for p in grown.phases[grown.phase_index :]] == ["fade-in", "stabilize"]
+    assert grown.progress.images_shown == shown
+    assert [p.name for p in grown.phases[grown.progress.phase :]] == ["fade-in", "stabilize"]
     z = progan.seed_latents([0, 1], shipped.net.latent_dim)
     labels = np.array([2, 4])
-    before = to_uint8(grown.G_ema(z, stage=5, labels=labels).numpy())
+    before = to_uint8(grown.models.G_ema(z, stage=5, labels=labels).numpy())
     np.testing.assert_allclose(before, shipped.render(z, "160x96", labels=labels), atol=1)
     folder = grown.train()
     g = progan.load_generator(folder)
-    assert g.resolutions[-1] == "320x192" and grown.images_shown == shown + 16
+    assert g.resolutions[-1] == "320x192" and grown.progress.images_shown == shown + 16
     assert g.render(z, "320x192", labels=labels).shape == (2, 192, 320, 3)
 
 
@@ -456,11 +470,13 @@ def test_from_adds_noise_inputs_at_zero_strength_and_training_turns_them_up(imag
     argv += ["--final-kimg", "0.048", "--noise-inputs"]
     noisy = Trainer(train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv))
     z = progan.seed_latents([1, 2, 3, 4], TINY.latent_dim)
-    for old, new in [(first.G, noisy.G), (first.G_ema, noisy.G_ema)]:
+    for old, new in [(first.models.G, noisy.models.G), (first.models.G_ema, noisy.models.G_ema)]:
         np.testing.assert_allclose(new(z, stage=2).numpy(), old(z, stage=2).numpy(), atol=1e-6)
 
     def strengths(trainer):
-        return [np.abs(n.strength.numpy()).max() for b in trainer.G_ema.blocks for n in b.noise]
+        return [
+            np.abs(n.strength.numpy()).max() for b in trainer.models.G_ema.blocks for n in b.noise
+        ]
 
     assert len(strengths(noisy)) == 4 and max(strengths(noisy)) == 0
     folder = noisy.train()
@@ -520,14 +536,16 @@ def test_numeric_flags_out_of_range_are_refused_in_one_line(tmp_path, capsys, fl
     assert not (tmp_path / "run").exists()
 
 
-def test_a_failing_phase_end_evaluation_does_not_stop_the_run(image_folder, tmp_path, caplog):
-    class Unmeasurable(Trainer):
-        def evaluate(self, stage):
-            raise ValueError("evaluation needs at least 2 fakes and 4 reals")
+def test_a_failing_phase_end_evaluation_does_not_stop_the_run(
+    image_folder, tmp_path, caplog, monkeypatch
+):
+    def unmeasurable(self, G_ema, stage):
+        raise ValueError("evaluation needs at least 2 fakes and 4 reals")
 
-    trainer = Unmeasurable(tiny_config(tmp_path / "run", image_folder, max_res=(6, 10)))
+    monkeypatch.setattr(PhaseReport, "evaluate", unmeasurable)
+    trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(6, 10)))
     trainer.train()
-    assert trainer.images_shown == 144 and (tmp_path / "run" / "export").is_dir()
+    assert trainer.progress.images_shown == 144 and (tmp_path / "run" / "export").is_dir()
     logged = checkpoints.read_log(tmp_path / "run" / run_folder.METRICS_JSONL)
     assert len(logged) == 3 and not any("swd" in r for r in logged)
     assert "phase 0: no evaluation (evaluation needs at least 2 fakes" in caplog.text
@@ -563,7 +581,7 @@ def test_export_holds_the_ema_weights(image_folder, tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
     folder = trainer.train()
     with np.load(folder / "generator.npz") as weights:
-        for ema, live in zip(trainer.G_ema.weights, trainer.G.weights, strict=True):
+        for ema, live in zip(trainer.models.G_ema.weights, trainer.models.G.weights, strict=True):
             if ema.path in weights:
                 np.testing.assert_array_equal(weights[ema.path], ema.numpy())
                 assert not np.array_equal(weights[ema.path], live.numpy())
@@ -582,7 +600,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(image_folder, tmp_path)
     one, two = results["default"].last_losses, results["mirrored"].last_losses
     for key in ("d_loss", "g_loss", "gp", "wasserstein"):
         assert one[key] == pytest.approx(two[key], rel=1e-4, abs=1e-5)
-    assert_same_weights((results["default"].G, results["mirrored"].G))
+    assert_same_weights((results["default"].models.G, results["mirrored"].models.G))
 
 
 def test_run_folder_guards_and_too_little_data(image_folder, tmp_path):
@@ -626,7 +644,7 @@ class PoisonedAfterThreeSteps(Trainer):
             metrics = step(batch, alpha)
             done[0] += 1
             if done[0] == 3:
-                self.D.head.score.bias.assign([np.nan])
+                self.models.D.head.score.bias.assign([np.nan])
             return metrics
 
         return poisoned
@@ -641,7 +659,7 @@ def test_a_nan_in_training_stops_the_run_before_it_is_saved(image_folder, tmp_pa
     # the save after step 2; step 3's was refused
     assert _latest_step(tmp_path / "run" / "checkpoints") == 16
     resumed = Trainer(dataclasses.replace(cfg, resume=True))
-    assert all(np.isfinite(v.numpy()).all() for v in resumed.D.weights)
+    assert all(np.isfinite(v.numpy()).all() for v in resumed.models.D.weights)
 
 
 def out_of_memory() -> tf.errors.ResourceExhaustedError:
@@ -684,9 +702,9 @@ def test_out_of_memory_is_one_line_with_the_command_that_resumes_with_smaller_ba
         f"python train.py --out {run} --resume --batch-sizes 8,4"
     )
     resumed = resume_as_told(raised.value, OutOfMemoryAtTheFadeIn)
-    assert resumed.images_shown == 48
+    assert resumed.progress.images_shown == 48
     resumed.train()  # what the first run could not do, now in batches of 4
-    assert resumed.batches == [4, 4] and resumed.images_shown == 48 * 3
+    assert resumed.batches == [4, 4] and resumed.progress.images_shown == 48 * 3
     schedule = ScheduleConfig(0.048, batch_sizes=(8, 2))
     small = OutOfMemoryAtTheFadeIn(tiny_config(tmp_path / "small", image_folder, schedule=schedule))
     small.largest_fit = 1
@@ -710,10 +728,16 @@ def test_smaller_batches_split_over_the_replicas_and_cap_the_stages_above(
 
 
 class OutOfMemoryEvaluating(Trainer):
-    def evaluate(self, stage):
-        if self.cfg.eval_images:
-            raise out_of_memory()
-        return super().evaluate(stage)
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__(cfg)
+        evaluate = self.report.evaluate
+
+        def too_big(G_ema, stage):
+            if self.cfg.eval_images:
+                raise out_of_memory()
+            return evaluate(G_ema, stage)
+
+        self.report.evaluate = too_big
 
 
 def test_out_of_memory_at_a_phase_end_resumes_without_the_evaluation(image_folder, tmp_path):
@@ -726,7 +750,7 @@ def test_out_of_memory_at_a_phase_end_resumes_without_the_evaluation(image_folde
         f"python train.py --out {run} --resume --eval-images 0"
     )
     resumed = resume_as_told(raised.value, OutOfMemoryEvaluating)
-    assert resumed.train() == run / "export" and resumed.images_shown == 48
+    assert resumed.train() == run / "export" and resumed.progress.images_shown == 48
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
@@ -809,7 +833,7 @@ def test_kill_9_keeps_a_loadable_checkpoint_and_ctrl_c_saves(image_folder, tmp_p
     latest = _latest_step(run / "checkpoints")
     cfg = dataclasses.replace(train_cli.load_config(run), resume=True)
     restored = Trainer(cfg)
-    assert restored.images_shown == latest > 0
+    assert restored.progress.images_shown == latest > 0
 
     proc = subprocess.Popen(
         [*command[:2], "--out", str(run), "--resume"], cwd=REPO, stderr=subprocess.PIPE, text=True
@@ -903,9 +927,9 @@ def test_mixed_precision_trains_with_float32_weights(image_folder, tmp_path, pol
     )
     trainer.train()
     assert all(np.isfinite(v) for v in trainer.last_losses.values())
-    assert {v.dtype for v in trainer.G.weights} == {"float32"}
+    assert {v.dtype for v in trainer.models.G.weights} == {"float32"}
     compute = {"bf16": "bfloat16", "fp16": "float16"}[policy]
-    assert trainer.G.stem.dense.compute_dtype == compute
+    assert trainer.models.G.stem.dense.compute_dtype == compute
     assert progan.load_generator(tmp_path / "run").render(
         np.zeros((1, 16), np.float32), "5x3"
     ).shape == (1, 3, 5, 3)
@@ -919,16 +943,16 @@ def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it(
     image_folder, tmp_path, monkeypatch, gpu, native_bf16, compute
 ):
     monkeypatch.setattr(backend, "has_gpu", lambda: gpu)
-    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: native_bf16)
+    monkeypatch.setattr(training_step, "cpu_has_native_bf16", lambda: native_bf16)
     assert TrainConfig(out="x").mixed_precision == "off"  # what a new run gets
     built = Trainer(
         tiny_config(tmp_path / "run", image_folder, max_res=(3, 5), mixed_precision="auto")
     )
-    assert built.G.stem.dense.compute_dtype == compute
-    assert {v.dtype for v in built.G.weights} == {"float32"}
-    assert trainer_module.resolve_mixed_precision("fp16") == "fp16"
+    assert built.models.G.stem.dense.compute_dtype == compute
+    assert {v.dtype for v in built.models.G.weights} == {"float32"}
+    assert training_step.resolve_mixed_precision("fp16") == "fp16"
     with pytest.raises(ProganError, match="off, bf16, fp16, auto"):
-        trainer_module.resolve_mixed_precision("bfloat16")
+        training_step.resolve_mixed_precision("bfloat16")
 
 
 # Rules of the paper, each pinned so that breaking it fails here ----------------------------------
@@ -936,7 +960,7 @@ def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it(
 
 def test_reals_are_faded_like_the_generator_output():
     from progan.layers import downsample2x, upsample2x
-    from progan.trainer import faded_reals
+    from progan.training_step import faded_reals
 
     x = tf.constant(np.random.default_rng(0).standard_normal((2, 6, 10, 3)), tf.float32)
     coarse = upsample2x(downsample2x(x)).numpy()
@@ -982,7 +1006,7 @@ def test_one_step_computes_the_paper_losses_from_its_batch(
     assert loss.kind == "wgan-gp" and trainer.cfg.schedule.n_critic == 1
     phase = trainer.phases[phase_index]
     assert phase.stage == 1 and phase.fading == (phase_index == 1)
-    G, D, alpha = trainer.G, trainer.D, 0.3
+    G, D, alpha = trainer.models.G, trainer.models.D, 0.3
     batch = next(iter(trainer.phase_dataset(phase.stage, 0, 1)))
     given = {name: np.asarray(value) for name, value in batch.items()}
     y = given["labels"][:, 0] if labeled else None
@@ -1031,13 +1055,15 @@ def test_the_penalty_mixes_lie_in_the_unit_interval_and_vary_over_a_batch(image_
 
 def test_ema_after_one_step_is_beta_old_plus_one_minus_beta_new(image_folder, tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder, max_res=(3, 5)))
-    for ema in trainer.G_ema.weights:  # an EMA away from the live weights, so the rule shows
+    for ema in trainer.models.G_ema.weights:  # an EMA away from the live weights, so the rule shows
         ema.assign(ema.numpy() + 0.5)
-    old = [v.numpy() for v in trainer.G_ema.weights]
+    old = [v.numpy() for v in trainer.models.G_ema.weights]
     _one_step(trainer, 0)
     beta = ema_beta(trainer.cfg.schedule.ema_kimg, 8 * trainer.cfg.schedule.n_critic)
-    stage_vars = {v.path for v in trainer.G_ema.stage_variables(0, False)}
-    for before, ema, live in zip(old, trainer.G_ema.weights, trainer.G.weights, strict=True):
+    stage_vars = {v.path for v in trainer.models.G_ema.stage_variables(0, False)}
+    for before, ema, live in zip(
+        old, trainer.models.G_ema.weights, trainer.models.G.weights, strict=True
+    ):
         if ema.path in stage_vars:
             expected = beta * before + (1 - beta) * live.numpy()
             np.testing.assert_allclose(ema.numpy(), expected, rtol=1e-5, atol=1e-6)
@@ -1048,14 +1074,14 @@ def test_ema_half_life_counts_every_critic_batch(image_folder, tmp_path):
     trainer = Trainer(
         tiny_config(tmp_path / "run", image_folder, max_res=(3, 5), schedule=schedule)
     )
-    for ema in trainer.G_ema.weights:
+    for ema in trainer.models.G_ema.weights:
         ema.assign(ema.numpy() + 0.5)
-    before = trainer.G_ema.stem.dense.bias.numpy()
+    before = trainer.models.G_ema.stem.dense.bias.numpy()
     _one_step(trainer, 0)
     beta = ema_beta(schedule.ema_kimg, 8 * 3)  # 24 images a step, not 8
-    live = trainer.G.stem.dense.bias.numpy()
+    live = trainer.models.G.stem.dense.bias.numpy()
     expected = beta * before + (1 - beta) * live
-    np.testing.assert_allclose(trainer.G_ema.stem.dense.bias.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(trainer.models.G_ema.stem.dense.bias.numpy(), expected, rtol=1e-6)
 
 
 def test_the_penalty_trains_the_critic():
@@ -1081,13 +1107,21 @@ def test_adam_restarts_at_every_phase_and_keeps_its_state_within_one(image_folde
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder))
     assert trainer._run_phase(trainer.phases[0])
     steps = 48 // 8
-    assert int(trainer.d_opt.iterations.numpy()) == int(trainer.g_opt.iterations.numpy()) == steps
-    moments = [v for v in trainer.d_opt.variables if "momentum" in v.path or "velocity" in v.path]
+    assert (
+        int(trainer.models.d_opt.iterations.numpy())
+        == int(trainer.models.g_opt.iterations.numpy())
+        == steps
+    )
+    moments = [
+        v for v in trainer.models.d_opt.variables if "momentum" in v.path or "velocity" in v.path
+    ]
     assert any(float(tf.reduce_sum(tf.abs(v))) > 0 for v in moments)
-    old = trainer.d_opt
+    old = trainer.models.d_opt
     trainer._end_phase(0)
-    assert trainer.d_opt is not old and int(trainer.d_opt.iterations.numpy()) == 0
-    fresh = [v for v in trainer.d_opt.variables if "momentum" in v.path or "velocity" in v.path]
+    assert trainer.models.d_opt is not old and int(trainer.models.d_opt.iterations.numpy()) == 0
+    fresh = [
+        v for v in trainer.models.d_opt.variables if "momentum" in v.path or "velocity" in v.path
+    ]
     assert fresh and all(float(tf.reduce_sum(tf.abs(v))) == 0 for v in fresh)
 
 
@@ -1213,9 +1247,9 @@ def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
 
     straight = RecordsR1(config("a"))
     c = 2 / 3  # k/(k+1) for k = 2
-    assert float(straight.d_opt.learning_rate) == pytest.approx(1e-3 * c)
-    assert float(straight.d_opt.beta_2) == pytest.approx(0.99**c)
-    assert float(straight.g_opt.learning_rate) == pytest.approx(1e-3)
+    assert float(straight.models.d_opt.learning_rate) == pytest.approx(1e-3 * c)
+    assert float(straight.models.d_opt.beta_2) == pytest.approx(0.99**c)
+    assert float(straight.models.g_opt.learning_rate) == pytest.approx(1e-3)
     straight.train()
     assert straight.r1_steps == [True, False] * 9  # 3 phases of 6 steps, R1 on every second
     assert {"real_score", "fake_score"} <= set(straight.last_losses)
@@ -1224,13 +1258,15 @@ def test_logistic_r1_with_diffaugment_regularises_lazily_and_resumes_exactly(
         stopped.train()
     # Adam saves its learning rate with its moments: a resume's --lr overrides it, the rest loads
     slower = Trainer(config("b", resume=True, optimizer=OptimizerConfig(learning_rate=3e-4)))
-    assert float(slower.d_opt.learning_rate) == pytest.approx(3e-4 * c)
-    assert float(slower.g_opt.learning_rate) == pytest.approx(3e-4)
-    assert int(slower.d_opt.iterations.numpy()) > 0
+    assert float(slower.models.d_opt.learning_rate) == pytest.approx(3e-4 * c)
+    assert float(slower.models.g_opt.learning_rate) == pytest.approx(3e-4)
+    assert int(slower.models.d_opt.iterations.numpy()) > 0
     resumed = Trainer(config("b", resume=True))
-    assert float(resumed.d_opt.learning_rate) == pytest.approx(1e-3 * c)
+    assert float(resumed.models.d_opt.learning_rate) == pytest.approx(1e-3 * c)
     resumed.train()
-    assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
+    assert_same_weights(
+        (straight.models.G_ema, resumed.models.G_ema), (straight.models.D, resumed.models.D)
+    )
     saved = json.loads((tmp_path / "b" / "config.json").read_text())
     assert saved["loss"]["kind"] == "logistic-r1" and saved["augment"] == ["translation", "cutout"]
 
@@ -1265,9 +1301,9 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
     schedule = ScheduleConfig(kimg_per_phase=0.048, batch_sizes=(8,) * 4, final_kimg=0.08)
     trainer = Trainer(tiny_config(tmp_path / "run", image_folder, schedule=schedule))
     trainer.train()
-    assert trainer.images_shown == 144 + 80
+    assert trainer.progress.images_shown == 144 + 80
     # the 10x6 stabilize phase's Adam went on through both final chunks: 6 + 6 + 4 steps
-    assert int(trainer.d_opt.iterations.numpy()) == 16
+    assert int(trainer.models.d_opt.iterations.numpy()) == 16
     records = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     ]
@@ -1286,7 +1322,7 @@ def test_final_kimg_trains_on_at_the_top_stage_with_adam_carried_on(image_folder
             start_from=str(tmp_path / "run" / "export"),
         )
     )
-    assert grown.phase_index == 3 and grown.phases[3].name == "fade-in"
+    assert grown.progress.phase == 3 and grown.phases[3].name == "fade-in"
     # training on from it at its own top stage needs a --final-kimg past what it trained
     argv = ["--from", str(tmp_path / "run" / "export"), "--out", str(tmp_path / "on")]
     argv += ["--data", str(image_folder), "--data-root", str(tmp_path / "data")]
@@ -1305,11 +1341,11 @@ class KeepsLastChunkStart(Trainer):
 
     def _end_phase(self, index):
         super()._end_phase(index)
-        if self.phase_index == len(self.phases) - 1:
-            self.last_start = [w.numpy() for w in self.G.weights]
+        if self.progress.phase == len(self.phases) - 1:
+            self.last_start = [w.numpy() for w in self.models.G.weights]
 
     def last_chunk_move(self) -> float:
-        pairs = zip(self.G.weights, self.last_start, strict=True)
+        pairs = zip(self.models.G.weights, self.last_start, strict=True)
         return float(sum(np.abs(w.numpy() - start).sum() for w, start in pairs)) / sum(
             start.size for start in self.last_start
         )
@@ -1320,7 +1356,7 @@ class StopInSecondFinalChunk(Trainer):
 
     def _log_scalars(self, phase, values, rate):
         super()._log_scalars(phase, values, rate)
-        if self.phase_index == 4 and self.phase_shown >= 24:
+        if self.progress.phase == 4 and self.progress.phase_images >= 24:
             self.stop_signal = 2
 
 
@@ -1333,14 +1369,15 @@ def test_final_lr_steps_adam_down_over_the_final_chunks_and_resumes_on_its_rate(
     stepped = KeepsLastChunkStart(tiny_config(tmp_path / "a", image_folder, schedule=schedule))
     # stabilize, fade-in, stabilize at 1e-3, then three chunks stepping down by 10^(-1/3)
     expected = [1e-3] * 3 + [1e-3 * 0.1 ** (k / 3) for k in (1, 2, 3)]
-    assert [stepped.learning_rate(i) for i in range(6)] == pytest.approx(expected)
+    rates = [training_step.learning_rate(stepped.cfg, stepped.phases, i) for i in range(6)]
+    assert rates == pytest.approx(expected)
     stepped.train()
-    assert float(stepped.g_opt.learning_rate) == pytest.approx(1e-4)
+    assert float(stepped.models.g_opt.learning_rate) == pytest.approx(1e-4)
     # TensorBoard plots the phase's rate: the three plateaus' 1e-3, then the ramp
     logged = tensorboard_scalars(tmp_path / "a" / "tb", "progress/learning_rate")
     assert logged == sorted(logged, reverse=True)
     assert sorted(set(logged)) == pytest.approx(sorted(set(expected)), rel=1e-6)
-    assert float(stepped.d_opt.learning_rate) == pytest.approx(1e-4)
+    assert float(stepped.models.d_opt.learning_rate) == pytest.approx(1e-4)
     steady_schedule = dataclasses.replace(schedule, final_lr=None)
     steady = KeepsLastChunkStart(
         tiny_config(tmp_path / "b", image_folder, schedule=steady_schedule)
@@ -1352,10 +1389,12 @@ def test_final_lr_steps_adam_down_over_the_final_chunks_and_resumes_on_its_rate(
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     resumed = Trainer(tiny_config(tmp_path / "c", image_folder, schedule=schedule, resume=True))
-    assert resumed.phase_index == 4
-    assert float(resumed.g_opt.learning_rate) == pytest.approx(expected[4])
+    assert resumed.progress.phase == 4
+    assert float(resumed.models.g_opt.learning_rate) == pytest.approx(expected[4])
     resumed.train()
-    assert_same_weights((stepped.G_ema, resumed.G_ema), (stepped.D, resumed.D))
+    assert_same_weights(
+        (stepped.models.G_ema, resumed.models.G_ema), (stepped.models.D, resumed.models.D)
+    )
     # --from an export into more final chunks: the ramp spans them all, counted from the
     # stabilize phase's end, so the fourth of five runs at 1e-3 * 0.1^(4/5)
     longer = dataclasses.replace(schedule, final_kimg=0.24)
@@ -1364,8 +1403,8 @@ def test_final_lr_steps_adam_down_over_the_final_chunks_and_resumes_on_its_rate(
             tmp_path / "d", image_folder, schedule=longer, start_from=str(tmp_path / "a" / "export")
         )
     )
-    assert grown.phase_index == 6
-    assert float(grown.g_opt.learning_rate) == pytest.approx(1e-3 * 0.1 ** (4 / 5))
+    assert grown.progress.phase == 6
+    assert float(grown.models.g_opt.learning_rate) == pytest.approx(1e-3 * 0.1 ** (4 / 5))
     argv = ["--out", str(tmp_path / "e"), "--final-lr", "1e-4"]
     with pytest.raises(ProganError, match="--final-lr needs --final-kimg"):
         train_cli.config_from_args(train_cli.build_parser().parse_args(argv), argv)

@@ -43,7 +43,7 @@ class StopMidFade(Trainer):
 
     def _log_scalars(self, phase, values, rate):
         super()._log_scalars(phase, values, rate)
-        if phase.fading and self.phase_shown >= 24:
+        if phase.fading and self.progress.phase_images >= 24:
             self.stop_signal = 2
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-import signal
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from progan.datasets import laundry
 from progan.errors import ProganError
 from progan.latent import image_grid
 from progan.progress import progress_bar
+from progan.stopping import check_finite, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -226,25 +225,17 @@ class CycleGANTrainer:
         cfg = self.cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
         run_folder.write_config(self.run_dir, dataclasses.asdict(cfg))
-        previous = {
-            s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
-        }
         sums: dict[str, float] = {}
         last_save = tick = time.monotonic()
         bar = progress_bar(total=cfg.iterations, initial=self.iteration, unit="it", desc="cyclegan")
-        try:
+        with bar, stop_on_signals(self):
             while self.iteration < cfg.iterations:
                 values = {k: float(v) for k, v in self.train_iteration().items()}
                 self.train_seconds += time.monotonic() - tick
                 tick = time.monotonic()
                 bar.update()
-                for name, value in values.items():
-                    if not math.isfinite(value):
-                        raise ProganError(
-                            f"{name} became NaN/Inf at iteration {self.iteration}; the last "
-                            f"checkpoint in {self.ckpt_dir} is kept"
-                        )
-                    sums[name] = sums.get(name, 0.0) + value
+                check_finite(values, f"iteration {self.iteration}", self.ckpt_dir)
+                sums = {k: sums.get(k, 0.0) + v for k, v in values.items()}
                 if self.iteration % cfg.log_every == 0:
                     self._log({k: v / cfg.log_every for k, v in sums.items()})
                     bar.set_postfix(g=f"{sums['g_loss'] / cfg.log_every:.3f}", refresh=False)
@@ -255,15 +246,8 @@ class CycleGANTrainer:
                 if time.monotonic() - last_save > cfg.save_every_min * 60:
                     self.save()
                     last_save = time.monotonic()
-        finally:
-            bar.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         self.save()
         return self.write_export()
-
-    def _request_stop(self, signum: int, _frame) -> None:
-        self.stop_signal = signum
 
     def _log(self, means: dict[str, float]) -> None:
         record = {

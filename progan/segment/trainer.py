@@ -10,10 +10,9 @@ are saved together, so a run stopped anywhere continues the same stream.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-import math
-import signal
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from progan.progress import progress_bar
 from progan.segment.data import load_pairs, training_batch
 from progan.segment.network import unet
 from progan.segment.segmenter import WEIGHTS, load_weights, write_segmenter
+from progan.stopping import check_finite, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,6 @@ class SegmenterTrainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         run_folder.write_config(self.run_dir, dataclasses.asdict(cfg))
         self.writer = backend.tensorboard_writer(str(self.run_dir / run_folder.TENSORBOARD))
-        previous = {
-            s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
-        }
         unused = ops.convert_to_tensor(0.0, "float32")
         sums: dict[str, float] = {}
         summed = 0  # steps in ``sums``: fewer than an epoch in the epoch a resume lands in
@@ -148,16 +145,12 @@ class SegmenterTrainer:
             unit="img",
             desc="segmenter",
         )
-        try:
+        with bar, stop_on_signals(self), contextlib.closing(self.writer):
             while self.step < total:
                 tick = time.monotonic()
                 values = self._train_step(training_batch(self.train_data, self.step, cfg), unused)
                 values = {k: float(v) for k, v in values.items()}
-                if not all(math.isfinite(v) for v in values.values()):
-                    raise ProganError(
-                        f"the loss became NaN/Inf at step {self.step}; the last checkpoint in "
-                        f"{self.ckpt_dir} is kept"
-                    )
+                check_finite(values, f"step {self.step}", self.ckpt_dir)
                 self.step += 1
                 self.train_seconds += time.monotonic() - tick
                 bar.update(cfg.batch_size)
@@ -178,15 +171,7 @@ class SegmenterTrainer:
                     last_save = time.monotonic()
                 if self.stop_signal is not None:
                     raise KeyboardInterrupt(f"stopped; saved {self.ckpt_dir}")
-        finally:
-            bar.close()
-            self.writer.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         return self.write_export()
-
-    def _request_stop(self, signum: int, _frame) -> None:
-        self.stop_signal = signum
 
     def predict(self, photos: np.ndarray, chunk: int = 16) -> np.ndarray:
         """Cloth probabilities (N×h×w) of working-resolution photos (N×h×w×3 uint8)."""

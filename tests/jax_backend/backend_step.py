@@ -25,13 +25,13 @@ from progan.trainer import Trainer  # noqa: E402
 
 def one_step(trainer: Trainer) -> dict[str, np.ndarray]:
     """The next step of a resumed run, on its own next batch: losses, then G's and D's weights."""
-    phase = trainer.phases[trainer.phase_index]
+    phase = trainer.phases[trainer.progress.phase]
     batch_size = trainer.cfg.schedule.batch_sizes[phase.stage]
-    batch = next(iter(trainer.phase_dataset(phase.stage, trainer.images_shown, 1)))
-    alpha = ops.convert_to_tensor(trainer.alpha, "float32")
+    batch = next(iter(trainer.phase_dataset(phase.stage, trainer.progress.images_shown, 1)))
+    alpha = ops.convert_to_tensor(trainer.progress.alpha, "float32")
     metrics = trainer.make_step(phase, batch_size)(batch, alpha)
     result = {f"loss/{name}": np.asarray(value) for name, value in metrics.items()}
-    for prefix, model in (("generator", trainer.G), ("discriminator", trainer.D)):
+    for prefix, model in (("generator", trainer.models.G), ("discriminator", trainer.models.D)):
         result |= {f"{prefix}/{v.path}": v.numpy() for v in model.weights}
     return result
 

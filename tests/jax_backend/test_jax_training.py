@@ -45,15 +45,17 @@ def test_a_run_stopped_mid_fade_in_resumes_exactly_under_jax(straight, image_fol
     stopped = StopMidFade(tiny_config(tmp_path / "b", image_folder))
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
-    assert (stopped.phase_index, stopped.phase_shown) == (1, 24)
+    assert (stopped.progress.phase, stopped.progress.phase_images) == (1, 24)
     assert checkpoints.steps(tmp_path / "b" / "checkpoints")[-1] == 72
 
     resumed = Trainer(tiny_config(tmp_path / "b", image_folder, resume=True))
-    assert resumed.images_shown == 48 + 24 and resumed.alpha == pytest.approx(0.5)
-    assert int(resumed.g_opt.iterations.numpy()) == 3  # Adam state restored mid-phase
+    assert resumed.progress.images_shown == 48 + 24 and resumed.progress.alpha == pytest.approx(0.5)
+    assert int(resumed.models.g_opt.iterations.numpy()) == 3  # Adam state restored mid-phase
     resumed.train()
-    assert resumed.images_shown == straight.images_shown == 144
-    assert_same_weights((straight.G_ema, resumed.G_ema), (straight.D, resumed.D))
+    assert resumed.progress.images_shown == straight.progress.images_shown == 144
+    assert_same_weights(
+        (straight.models.G_ema, resumed.models.G_ema), (straight.models.D, resumed.models.D)
+    )
     assert list((tmp_path / "b" / "tb").glob("events.out.tfevents.*"))
 
 
@@ -65,8 +67,8 @@ def test_mirrored_under_jax_shards_the_batch_and_trains_the_same_run(
     assert jax.local_device_count() == 2
     mirrored = Trainer(tiny_config(tmp_path / "m", image_folder, strategy="mirrored"))
     mirrored.train()
-    assert len(mirrored.D.weights[0].value.sharding.device_set) == 2  # replicated on both
-    assert_same_weights((straight.G_ema, mirrored.G_ema))
+    assert len(mirrored.models.D.weights[0].value.sharding.device_set) == 2  # replicated on both
+    assert_same_weights((straight.models.G_ema, mirrored.models.G_ema))
 
 
 def test_train_py_under_jax_trains_grows_with_resume_and_exports(image_folder, tmp_path):
