@@ -185,9 +185,9 @@ class TrainConfig:
     # every phase long enough to pay for a second compilation, and keeps the faster.
     jit: str = "auto"
     # One of MIXED_PRECISION_MODES: "auto" trains in bf16 on a CPU with native bfloat16 (AMX,
-    # AVX512_BF16) and in float32 elsewhere (progan.training_step.resolve_mixed_precision). float32 by
-    # default, the paper's arithmetic and the shipped model's; bf16 measured the same at 40x24
-    # and, in a paired float32 branch, at 160x96 within one run's own swing.
+    # AVX512_BF16) and in float32 elsewhere (progan.training_step.resolve_mixed_precision).
+    # float32 by default, the paper's arithmetic and the shipped model's; bf16 measured the same
+    # at 40x24 and, in a paired float32 branch, at 160x96 within one run's own swing.
     mixed_precision: str = "off"
     strategy: str = "default"
     resume: bool = False

@@ -24,7 +24,7 @@ import numpy as np
 from config import KIND_CLASSIFIER, KindClassifierConfig
 from progan import files
 from progan.data import StageCache, halve
-from progan.datasets.cloth import KINDS
+from progan.datasets.laundry.cloth import KINDS
 from progan.errors import ProganError
 from progan.inception import fid
 from progan.progress import progress_bar

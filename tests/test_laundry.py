@@ -16,7 +16,7 @@ from config import LaundryConfig
 from progan.cli import run
 from progan.datasets.__main__ import main
 from progan.datasets.laundry import generate
-from progan.datasets.scene import make_example, render, sample_scene, without_items
+from progan.datasets.laundry.scene import make_example, render, sample_scene, without_items
 from progan.errors import ProganError
 
 FULL = LaundryConfig()

@@ -14,7 +14,7 @@ from skimage.color import rgb2hsv
 from config import COLOR_HUES, LaundryConfig, RecolorConfig
 from progan.cli import run
 from progan.colors import class_of_images
-from progan.datasets.scene import make_example
+from progan.datasets.laundry.scene import make_example
 from progan.errors import ProganError
 from progan.recolor import (
     main,

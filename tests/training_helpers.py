@@ -85,7 +85,7 @@ def make_small_laundry(root: Path, settings: LaundryConfig = SMALL_LAUNDRY) -> P
     """Ten 160x90 laundry photos (or as ``settings`` say) and their recolors under ``root``
     (the data root)."""
     from progan.datasets import laundry
-    from progan.datasets.recolored import build
+    from progan.datasets.laundry.recolored import build
 
     laundry.generate(root / "laundry", settings, workers=1)
     build(root, settings, workers=1)

@@ -64,7 +64,7 @@ def load_photo(path: Path, res: tuple[int, int]) -> np.ndarray:
 
 def laundry_domains(cfg: CycleGANConfig, laundry_cfg: LaundryConfig = laundry.DEFAULT) -> Domains:
     """The domains of ``cfg`` from the laundry set under ``cfg.data_root`` (made if missing)."""
-    from progan.datasets.recolored import build
+    from progan.datasets.laundry.recolored import build
 
     needed = 2 * cfg.domain_images + cfg.test_images
     if laundry_cfg.n < needed:
@@ -92,7 +92,7 @@ def laundry_domains(cfg: CycleGANConfig, laundry_cfg: LaundryConfig = laundry.DE
 def _fingerprint(laundry_cfg: LaundryConfig) -> str:
     """The recolored set's settings (the photos', the colors' and the recoloring's) in eight
     hex digits: domain B and the truth are its recolors, so another recoloring is another cache."""
-    from progan.datasets import recolored
+    from progan.datasets.laundry import recolored
 
     text = json.dumps(recolored.settings(laundry_cfg), sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:8]

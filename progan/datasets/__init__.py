@@ -34,7 +34,7 @@ def named_source(spec: str, data_root: Path, laundry: LaundryConfig = LAUNDRY) -
 
         return FolderSource(generate(data_root / "laundry", laundry) / "images", name="laundry")
     if family == "laundry-recolored" and not name:
-        from progan.datasets.recolored import build
+        from progan.datasets.laundry.recolored import build
 
         return FolderSource(build(data_root, laundry), name="laundry-recolored")
     if family == "cifar10":

@@ -78,7 +78,7 @@ def _laundry(args: argparse.Namespace) -> int:
 
 
 def _recolored(args: argparse.Namespace) -> int:
-    from progan.datasets.recolored import build
+    from progan.datasets.laundry.recolored import build
 
     cfg = dataclasses.replace(LaundryConfig(), n=args.n)
     print(f"{build(args.root, cfg, workers=args.workers)}: laundry photos in every color")
@@ -86,14 +86,14 @@ def _recolored(args: argparse.Namespace) -> int:
 
 
 def _sheet(args: argparse.Namespace) -> int:
-    from progan.datasets.sheet import contact_sheet
+    from progan.datasets.laundry.sheet import contact_sheet
 
     _save(contact_sheet(args.data, args.count), args.out)
     return 0
 
 
 def _strip(args: argparse.Namespace) -> int:
-    from progan.datasets.sheet import color_strip
+    from progan.datasets.laundry.sheet import color_strip
 
     _save(color_strip(args.data, args.index), args.out)
     return 0

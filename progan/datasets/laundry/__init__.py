@@ -11,6 +11,10 @@ Photos are JPEG as the real camera's are: a tenth of the size of PNG at no visib
 matters for thousands of images. Masks are PNG because they must be exact. Every file is
 written under a temporary name and renamed, so an interrupted run resumes where it stopped and
 never leaves a truncated file behind; ``manifest.json`` is written last and marks completion.
+
+The renderer lives beside this module: ``scene`` composes a photo from ``belt`` (the conveyor and
+its light), ``cloth`` (the kinds of item and their folds) and ``noise`` (the textures both use);
+``recolored`` derives the color-labelled set from a built one, ``sheet`` draws contact sheets.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from tqdm import tqdm
 
 from config import LaundryConfig
 from progan import files
-from progan.datasets.scene import Scene, make_example, sample_scene
+from progan.datasets.laundry.scene import Scene, make_example, sample_scene
 from progan.errors import ProganError
 from progan.latent import SEED_LIMIT
 from progan.parallel import parallel_map

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from progan.datasets.noise import enlarge, grain, smooth_noise
+from progan.datasets.laundry.noise import enlarge, grain, smooth_noise
 
 Shape = tuple[int, int]
 

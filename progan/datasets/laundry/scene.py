@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from config import LaundryConfig
-from progan.datasets import cloth
-from progan.datasets.belt import (
+from progan.datasets.laundry import cloth
+from progan.datasets.laundry.belt import (
     Belt,
     Lighting,
     light_gain,
@@ -22,7 +22,7 @@ from progan.datasets.belt import (
     sample_belt,
     sample_lighting,
 )
-from progan.datasets.noise import blur, enlarge, grain, smooth_noise
+from progan.datasets.laundry.noise import blur, enlarge, grain, smooth_noise
 
 Shape = tuple[int, int]
 Ridge = tuple[float, float, float, float, float, float]
