@@ -8,26 +8,25 @@ resuming :mod:`progan.training_state`'s, what a finished phase leaves in the run
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
 import signal
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from keras import ops
 
 from config import TrainConfig
-from progan import backend, kinds, run_folder, training_step
-from progan.cli import resume_command
+from progan import backend, kinds, out_of_memory, run_folder, training_step
 from progan.cluster import STARTS, Cluster, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
 from progan.errors import ProganError
 from progan.layers import mbstd_group
+from progan.out_of_memory import advice_on_out_of_memory
 from progan.phase_report import PhaseReport
 from progan.progress import progress_bar
 from progan.resolution import Shape, format_res, stage_index, stage_shapes
@@ -241,7 +240,9 @@ class Trainer:
                     index = self.progress.phase
                     if not self._run_phase(self.phases[index]):
                         raise KeyboardInterrupt(f"stopped; saved {self.save()}")
-                    with self._memory_advice(self._without_evaluation):
+                    with advice_on_out_of_memory(
+                        lambda: out_of_memory.without_evaluation(self.cfg)
+                    ):
                         self._end_phase(index)
         finally:
             if self.writer is not None:
@@ -277,7 +278,7 @@ class Trainer:
         )
         last_save, last_log, logged_images = time.monotonic(), time.monotonic(), shown
         tick = time.monotonic()
-        with bar, self._memory_advice(lambda: self._smaller_batches(phase)):
+        with bar, advice_on_out_of_memory(lambda: self._smaller_batches(phase)):
             for k, batch in enumerate(dataset, start=1):
                 alpha = alpha_at(phase, shown)
                 metrics = step_for(shown)(batch, ops.convert_to_tensor(alpha, "float32"))
@@ -315,48 +316,16 @@ class Trainer:
                     last_save = time.monotonic()
         return self.stop_signal is None
 
-    @contextlib.contextmanager
-    def _memory_advice(self, advice: Callable[[], str]) -> Iterator[None]:
-        """Turn the backend's out-of-memory error into one line: what did not fit and what to
-        change (the allocation that failed is logged first)."""
-        try:
-            yield
-        except Exception as err:
-            if not backend.is_out_of_memory(err):
-                raise
-            log.warning("out of memory: %s", str(err).strip().splitlines()[0])
-            raise ProganError(advice()) from None
-
-    def _without_evaluation(self) -> str:
-        """What a phase end that did not fit says (its images are drawn in training batches;
-        the evaluation's arrays are what grows)."""
-        return (
-            f"out of memory evaluating the phase end on {self.cfg.eval_images} images; resume "
-            f"without the evaluation: {resume_command(self.run_dir, '--eval-images', '0')}"
-        )
-
     def _smaller_batches(self, phase: Phase) -> str:
-        """What a step that did not fit says: the command that resumes the run from its last
-        checkpoint with half that stage's batch (and no larger one above it), in a multiple the
-        run's replicas or devices can split into minibatch-stddev groups of 2."""
-        sizes = self.cfg.schedule.batch_sizes
-        batch = sizes[phase.stage]
+        """The advice of a step that did not fit: the batch this run can split in groups of 2
+        over its replicas (or, under JAX, its devices)."""
         unit = 2 * self.replicas
         if self.strategy is None and self.cfg.strategy == "mirrored":  # JAX shards the batch
             import jax
 
             unit = math.lcm(2, jax.local_device_count())
-        smaller = max(unit, batch // 2 // unit * unit)
-        where = f"out of memory at {format_res(self.shapes[phase.stage])} {phase.name}"
-        if smaller >= batch:
-            return (
-                f"{where} with batches of {batch}, already the smallest this run can split; use "
-                "a device with more memory, or fewer channels"
-            )
-        capped = [*sizes[: phase.stage], *(min(size, smaller) for size in sizes[phase.stage :])]
-        command = resume_command(self.run_dir, "--batch-sizes", ",".join(map(str, capped)))
-        every = " on every worker" if self.cluster.workers > 1 else ""
-        return f"{where} with batches of {batch}; resume with smaller ones{every}: {command}"
+        shape = self.shapes[phase.stage]
+        return out_of_memory.smaller_batches(self.cfg, phase, shape, unit, self.cluster.workers)
 
     def _log_scalars(self, phase: Phase, values: dict[str, float], rate: float) -> None:
         if self.writer is None:
