@@ -49,6 +49,8 @@ class NetworkConfig:
     # Noise inputs after every conv of the stages above the base (StyleGAN's, drawn from the
     # latent: progan.generator.NoiseInput), for random fine detail; off in the paper's network.
     noise_inputs: bool = False
+    # Channels of the images G draws and D reads: 1 for grey data, 3 for colored.
+    image_channels: int = 3
 
     @property
     def max_stages(self) -> int:
@@ -67,6 +69,8 @@ class NetworkConfig:
 
 
 LABEL_ENTRIES: tuple[str, ...] = ("latent", "rgb")
+# --image-channels: "auto" trains 1 channel when every image of the data is grey, else 3.
+IMAGE_CHANNELS: tuple[str, ...] = ("auto", "1", "3")
 JIT_MODES: tuple[str, ...] = ("off", "on", "auto")
 MIXED_PRECISION_MODES: tuple[str, ...] = ("off", "bf16", "fp16", "auto")
 LOSSES: tuple[str, ...] = ("wgan-gp", "logistic-r1")
@@ -168,6 +172,8 @@ class TrainConfig:
     # Train on the data's class labels (labels.csv or one subfolder per class): a conditional
     # G and a projection D, with class-balanced batches. The names land in ``network.classes``.
     labels: bool = False
+    # One of IMAGE_CHANNELS; the channel count trained lands in ``network.image_channels``.
+    image_channels: str = "auto"
     # DiffAugment policies applied to every image the critic sees ("translation", "cutout").
     augment: tuple[str, ...] = ()
     # Colors per image of a color curriculum (Huang & Brady), e.g. (2, 3, 4, 5, 10, 20): the

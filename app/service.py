@@ -353,6 +353,8 @@ def model_info(holder: ModelHolder, registry: ModelRegistry) -> dict[str, Any]:
         "created": g.metadata.get("created"),
         "resolutions": list(g.resolutions),
         "latent_dim": g.latent_dim,
+        # 1: a grey model, which draws no colors (only "original" is available)
+        "channels": g.channels,
         "images_shown": g.metadata.get("images_shown"),
         "colors": [
             {

@@ -256,6 +256,7 @@ def prototypes(args: argparse.Namespace) -> int:
             f"the model in {g.path} is conditional: its colors are class labels "
             f"({', '.join(g.classes)}; generate --color), prototypes are for unconditional models"
         )
+    colors.check_has_colors(g)
     res = latent.check_res(g, args.res)
     print(
         f"sampling up to {args.samples} seeds at {res} for {args.n} latents of each color",
@@ -350,13 +351,17 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.inception or args.inception_weights:
         from progan.inception import inception_metrics
 
-        scores = inception_metrics(fakes, reals[:n], args.inception_weights or "imagenet")
+        scores = inception_metrics(
+            latent.as_rgb(fakes), latent.as_rgb(reals[:n]), args.inception_weights or "imagenet"
+        )
         print(
             f"FID {scores['fid']:.2f} · KID ×1e3 {1e3 * scores['kid']:.2f} · Inception Score "
             f"{scores['is']:.2f} (reals {scores['is_real']:.2f}) against {n} reals"
         )
         result |= scores
-    if g.classes or g.prototypes:
+    if g.channels == 1:
+        print("no color figures: a grey model draws no colors")
+    elif g.classes or g.prototypes:
         result |= color_figures(g, res, args.method)
         groups = recolor_groups(source)
         if groups:  # the recolored data's own figures: what a model of it can be held to

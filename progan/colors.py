@@ -326,6 +326,7 @@ def compute_prototypes(
     """Sample seeds 0, 1, ... until each color has ``n`` latents or ``max_samples`` seeds are
     used; each prototype is the mean of its color's latents (fewer than ``n`` if the model
     seldom draws it). A color never drawn cannot be shifted to, so it is an error."""
+    check_has_colors(g)
     res = check_res(g, res)
     if n < 1 or max_samples < 1:
         raise ProganError(f"n and the sample count must be positive, got {n} and {max_samples}")
@@ -429,8 +430,18 @@ def save_prototypes(g: Any, prototypes: Prototypes) -> Path:
     return target
 
 
+def check_has_colors(g: Any) -> None:
+    """Colors need a color model: a grey one (1 channel) refuses in one line, before any work."""
+    if getattr(g, "channels", 3) == 1:
+        raise ProganError(
+            f"the model in {g.path} is grey (1 channel): it draws no colors, so color shifts, "
+            "prototypes and color classes do not apply to it"
+        )
+
+
 def load_prototypes(g: Any) -> Prototypes:
     """The prototypes that came with ``g`` (``g.prototypes``), checked against the model."""
+    check_has_colors(g)
     if g.prototypes is None:
         raise ProganError(
             f"the model in {g.path} has no color prototypes; "

@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +102,22 @@ def resize_area(image: np.ndarray, target: Shape) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width, height), resample=resample))
 
 
+def is_grey(image: np.ndarray) -> bool:
+    """An H×W×3 image whose three channels are equal (a grey file, or one saved as RGB)."""
+    return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
+
+
+def to_grey(images: np.ndarray) -> np.ndarray:
+    """N×H×W×3 uint8 -> N×H×W×1 uint8 luma (ITU-R 601, Pillow's ``L``), in blocks of a memory
+    map's rows."""
+    weights = np.array([0.299, 0.587, 0.114], np.float32)
+    out = np.empty((*images.shape[:3], 1), np.uint8)
+    for start in range(0, len(images), 256):
+        block = np.asarray(images[start : start + 256], np.float32)
+        out[start : start + 256, ..., 0] = np.round(block @ weights).astype(np.uint8)
+    return out
+
+
 def halve(images: np.ndarray) -> np.ndarray:
     """Exact 2×2 average of uint8 images, rounded."""
     n, h, w, c = images.shape
@@ -121,9 +137,28 @@ class StageCache:
     arrays: dict[Shape, np.ndarray]
     skipped: int
     kept: np.ndarray
+    # How many of the images are grey (equal channels): all of them make a 1-channel run.
+    grey: int
+    _luma: dict[Shape, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(next(iter(self.arrays.values())))
+
+    @property
+    def all_grey(self) -> bool:
+        return self.grey == len(self)
+
+    def images(self, stage: Shape, channels: int) -> np.ndarray:
+        """The images of ``stage`` with ``channels`` channels: as cached for 3, and for 1 the
+        first channel of grey data (a view) or the luma of colored data (computed once)."""
+        images = self.arrays[stage]
+        if channels == 3:
+            return images
+        if self.all_grey:
+            return images[..., :1]
+        if stage not in self._luma:
+            self._luma[stage] = to_grey(images)
+        return self._luma[stage]
 
     def quantized(self, stage: Shape, k: int, seed: int = 0) -> np.ndarray:
         """The images of ``stage`` with ``k`` colors each (k-means per image), computed once
@@ -164,7 +199,11 @@ def build_cache(source: ImageSource, stages: list[Shape], cache_root: Path) -> S
     }
     kept_path = folder / KEPT
     kept = np.load(kept_path) if kept_path.is_file() else np.arange(meta["count"])
-    return StageCache(folder=folder, arrays=arrays, skipped=meta["skipped"], kept=kept)
+    grey = meta.get("grey")
+    if grey is None:  # a cache of an earlier version: its top stage tells
+        top = arrays[stages[-1]]
+        grey = sum(is_grey(np.asarray(top[i])) for i in range(len(top)))
+    return StageCache(folder, arrays, meta["skipped"], kept, int(grey))
 
 
 def _cache_holding(cache_root: Path, prefix: str, base: str, stages: list[Shape]) -> Path | None:
@@ -239,11 +278,12 @@ def _write_stages(source: ImageSource, stages: list[Shape], tmp: Path) -> None:
     top_path = tmp / f"{format_res(top)}.npy"
     capacity = len(source)
     out = np.lib.format.open_memmap(top_path, mode="w+", dtype=np.uint8, shape=(capacity, *top, 3))
-    count = 0
+    count = grey = 0
     kept = np.empty(capacity, dtype=np.int64)
     desc = f"caching {source.name} at {format_res(top)}"
     for image in progress_bar(source.images(), total=capacity, desc=desc, unit="img", leave=False):
         out[count] = fit_to(image, top)
+        grey += is_grey(image)
         # A source lists a file it cannot read in ``skipped`` before yielding the next one, so
         # the images read plus the files skipped so far is this image's position.
         kept[count] = count + len(source.skipped)
@@ -287,6 +327,7 @@ def _write_stages(source: ImageSource, stages: list[Shape], tmp: Path) -> None:
                 "source": source.name,
                 "count": count,
                 "skipped": skipped,
+                "grey": grey,
                 "stages": [format_res(s) for s in stages],
             }
         )
@@ -297,7 +338,7 @@ def _write_stages(source: ImageSource, stages: list[Shape], tmp: Path) -> None:
 class BatchSpec:
     """Everything that decides the contents of the batches of one phase."""
 
-    images: np.ndarray  # N×H×W×3 uint8, one stage of the cache
+    images: np.ndarray  # N×H×W×C uint8: one stage of the cache in the run's channels
     batch_size: int  # global batch of one critic step
     n_critic: int
     latent_dim: int
@@ -412,7 +453,7 @@ def step_dataset(spec: BatchSpec, start: int, steps: int, context=None):
     height, width = spec.images.shape[1:3]
 
     shapes = {
-        "reals": ([spec.n_critic, height, width, 3], tf.uint8),
+        "reals": ([spec.n_critic, height, width, spec.images.shape[3]], tf.uint8),
         "z_critic": ([spec.n_critic, spec.latent_dim], tf.float32),
         "gp_mix": ([spec.n_critic], tf.float32),
         "z_gen": ([spec.latent_dim], tf.float32),

@@ -90,7 +90,8 @@ class Discriminator(keras.Model):
         self.num_stages = num_stages
         ch = net.channels
         self.from_rgb = [
-            EqualizedConv2D(3, ch[k], 1, name=f"from_rgb{k}") for k in range(num_stages)
+            EqualizedConv2D(net.image_channels, ch[k], 1, name=f"from_rgb{k}")
+            for k in range(num_stages)
         ]
         self.blocks = [
             DiscriminatorBlock(ch[k], ch[k - 1], net.leaky_slope, name=f"block{k}")

@@ -41,7 +41,8 @@ def evaluation_reals(g: Any, res: str, data: str, data_root: Path, n: int) -> tu
 
     source = open_source(data, data_root)
     cache = build_cache(source, [parse_res(r) for r in g.resolutions], data_root / "cache")
-    reals = metrics.sample_reals(cache.arrays[parse_res(res)], 2 * n)
+    # in the model's channels: a grey model is measured against the data in grey
+    reals = metrics.sample_reals(cache.images(parse_res(res), g.channels), 2 * n)
     if len(reals) < 4:
         raise ProganError(
             f"{source.name} has {len(reals)} readable images; evaluate needs at least 4 "
@@ -81,7 +82,7 @@ def kind_figures(
     stages = [parse_res(r) for r in g.resolutions]
     shape = kinds.classifier_res(stages, parse_res(res))
     classifier = kinds.cached_classifier(source, shown, cache, shape)
-    figures = kinds.kind_figures(classifier, fakes, reals)
+    figures = kinds.kind_figures(classifier, latent.as_rgb(fakes), latent.as_rgb(reals))
     print(kinds.format_kinds(figures, shape))
     return figures
 

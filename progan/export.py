@@ -54,6 +54,7 @@ def network_to_json(net: NetworkConfig) -> dict[str, Any]:
         "classes": list(net.classes),
         "label_entry": net.label_entry,
         "noise_inputs": net.noise_inputs,
+        "image_channels": net.image_channels,
     }
 
 
@@ -68,6 +69,8 @@ def network_from_json(data: dict[str, Any]) -> NetworkConfig:
         classes=tuple(str(name) for name in data.get("classes", ())),
         label_entry=str(data.get("label_entry", "latent")),
         noise_inputs=bool(data.get("noise_inputs", False)),
+        # Exports written before grey models existed are color.
+        image_channels=int(data.get("image_channels", 3)),
     )
 
 
@@ -240,6 +243,8 @@ class LoadedGenerator:
         self.latent_dim = self.net.latent_dim
         # Class names of a conditional model, in label-index order; empty when unconditional.
         self.classes: list[str] = list(self.net.classes)
+        # 1 for a grey model (renders are N×H×W×1), 3 for a color one.
+        self.channels = self.net.image_channels
         self._lock = threading.Lock()
         self._render_top = None
 
@@ -321,7 +326,7 @@ class LoadedGenerator:
         return np.array(indices, dtype=np.int32)
 
     def render(self, latents: np.ndarray, res: str, labels: Any = None) -> np.ndarray:
-        """N×latent_dim float32 -> N×H×W×3 uint8 at ``res`` (``WIDTHxHEIGHT``).
+        """N×latent_dim float32 -> N×H×W×C uint8 at ``res`` (``WIDTHxHEIGHT``), C = ``channels``.
 
         A conditional model needs ``labels``: a class name or index for all, or one per latent.
         """
@@ -338,7 +343,7 @@ class LoadedGenerator:
         else:
             indices = np.zeros(len(latents), np.int32)
         if len(latents) == 0:
-            return np.zeros((0, height, width, 3), np.uint8)
+            return np.zeros((0, height, width, self.channels), np.uint8)
         render_top = self._top()
         images = np.concatenate(
             [
@@ -348,7 +353,8 @@ class LoadedGenerator:
         )
         factor = self.shapes[-1][0] // height
         if factor > 1:  # area average down to the asked stage
-            images = images.reshape(len(images), height, factor, width, factor, 3).mean(axis=(2, 4))
+            shape = (len(images), height, factor, width, factor, self.channels)
+            images = images.reshape(shape).mean(axis=(2, 4))
         return to_uint8(images)
 
 

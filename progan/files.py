@@ -115,8 +115,8 @@ def save_image(target: Path, image: Any, fmt: str | None = None, **options: Any)
     names), with Pillow's save ``options``."""
     from PIL import Image
 
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
+    if isinstance(image, np.ndarray):  # H×W×1: a grey image
+        image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
     fmt = fmt or Image.registered_extensions().get(Path(target).suffix.lower())
     if fmt is None:
         raise ProganError(f"cannot write {target}: name it .png, .jpg or another image type")

@@ -148,23 +148,25 @@ class GeneratorStem(keras.layers.Layer):
 
 
 class ClassToRGB(keras.layers.Layer):
-    """A toRGB per class (``label_entry="rgb"``): one 1×1 conv with 3 outputs per class, of
-    which each image keeps its class's three.
+    """A toRGB per class (``label_entry="rgb"``): one 1×1 conv with an image's channels per
+    class, of which each image keeps its class's.
 
     Color is where the classes differ in our data (the same items, recolored), so the class
     acts only on how features become color, and a seed keeps its item in every color.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, **kwargs) -> None:
+    def __init__(self, in_channels: int, num_classes: int, image_channels: int, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.num_classes = num_classes
-        self.conv = EqualizedConv2D(in_channels, 3 * num_classes, 1, gain=1.0, name=self.name)
+        self.num_classes, self.image_channels = num_classes, image_channels
+        self.conv = EqualizedConv2D(
+            in_channels, image_channels * num_classes, 1, gain=1.0, name=self.name
+        )
         self.built = True
 
     def call(self, x, labels):
         y = self.conv(x)
         height, width = y.shape[1], y.shape[2]
-        y = keras.ops.reshape(y, (-1, height, width, self.num_classes, 3))
+        y = keras.ops.reshape(y, (-1, height, width, self.num_classes, self.image_channels))
         pick = keras.ops.one_hot(keras.ops.cast(labels, "int32"), self.num_classes, dtype=y.dtype)
         return keras.ops.sum(y * pick[:, None, None, :, None], axis=3)
 
@@ -198,9 +200,9 @@ class Generator(keras.Model):
         ]
         self.rgb_labels = bool(net.num_classes) and net.label_entry == "rgb"
         self.to_rgb = [
-            ClassToRGB(ch[k], net.num_classes, name=f"to_rgb{k}")
+            ClassToRGB(ch[k], net.num_classes, net.image_channels, name=f"to_rgb{k}")
             if self.rgb_labels
-            else EqualizedConv2D(ch[k], 3, 1, gain=1.0, name=f"to_rgb{k}")
+            else EqualizedConv2D(ch[k], net.image_channels, 1, gain=1.0, name=f"to_rgb{k}")
             for k in range(num_stages)
         ]
         self.built = True

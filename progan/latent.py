@@ -252,7 +252,7 @@ def _check_int(what: str, value: Any, lo: int, hi: int | None) -> int:
 
 
 def encode_gif(frames: np.ndarray, delay_ms: int, back_and_forth: bool = False) -> bytes:
-    """``N×H×W×3`` uint8 frames -> GIF bytes that loop forever.
+    """``N×H×W×C`` uint8 frames (C = 3, or 1 for a grey model) -> GIF bytes that loop forever.
 
     One 256-color palette serves the whole animation (Pillow's fast octree over all frames
     stacked), so a color does not flicker from frame to frame, and a 120-frame walk at 80x48
@@ -266,12 +266,15 @@ def encode_gif(frames: np.ndarray, delay_ms: int, back_and_forth: bool = False) 
     if back_and_forth:
         frames = np.concatenate([frames, frames[-2:0:-1]])
     delay = (check_delay(delay_ms) + 5) // 10 * 10
-    stacked = Image.fromarray(frames.reshape(-1, frames.shape[2], 3), "RGB")
-    palette = stacked.quantize(256, method=Image.Quantize.FASTOCTREE)
-    images = [
-        Image.fromarray(frame, "RGB").quantize(palette=palette, dither=Image.Dither.NONE)
-        for frame in frames
-    ]
+    if frames.shape[-1] == 1:  # grey: Pillow's L frames are already palette images
+        images = [to_pil(frame) for frame in frames]
+    else:
+        stacked = Image.fromarray(frames.reshape(-1, frames.shape[2], 3), "RGB")
+        palette = stacked.quantize(256, method=Image.Quantize.FASTOCTREE)
+        images = [
+            Image.fromarray(frame, "RGB").quantize(palette=palette, dither=Image.Dither.NONE)
+            for frame in frames
+        ]
     buffer = io.BytesIO()
     images[0].save(
         buffer, format="GIF", save_all=True, append_images=images[1:], duration=delay, loop=0
@@ -280,15 +283,15 @@ def encode_gif(frames: np.ndarray, delay_ms: int, back_and_forth: bool = False) 
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """One ``H×W×3`` uint8 image -> PNG bytes."""
+    """One ``H×W×C`` uint8 image -> PNG bytes (grey for C = 1)."""
     image = check_images(np.asarray(image)[None])[0]
     buffer = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buffer, format="PNG")
+    to_pil(image).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, gap: int = 2) -> np.ndarray:
-    """Tile ``N×H×W×3`` images row by row, ``gap`` black pixels apart, in ⌈√N⌉ columns unless
+    """Tile ``N×H×W×C`` images row by row, ``gap`` black pixels apart, in ⌈√N⌉ columns unless
     ``columns`` is given: one picture for a range of seeds."""
     images = check_images(images)
     count, height, width = images.shape[:3]
@@ -297,7 +300,8 @@ def image_grid(images: np.ndarray, columns: int | None = None, gap: int = 2) -> 
         raise ProganError(f"a grid needs at least one column, got {columns}")
     rows = math.ceil(count / columns)
     grid = np.zeros(
-        (rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap, 3), np.uint8
+        (rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap, images.shape[3]),
+        np.uint8,
     )
     for index, image in enumerate(images):
         top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
@@ -306,13 +310,24 @@ def image_grid(images: np.ndarray, columns: int | None = None, gap: int = 2) -> 
 
 
 def check_images(images: np.ndarray, min_count: int = 1) -> np.ndarray:
-    """``images`` as an ``N×H×W×3`` uint8 array with ``N >= min_count``, else a ProganError."""
+    """``images`` as an ``N×H×W×C`` uint8 array (C = 3, or 1 for grey) with ``N >= min_count``,
+    else a ProganError."""
     images = np.asarray(images)
     if (
         images.ndim != 4
-        or images.shape[-1] != 3
+        or images.shape[-1] not in (1, 3)
         or images.dtype != np.uint8
         or len(images) < min_count
     ):
-        raise ProganError(f"expected N×H×W×3 uint8 images, got {images.shape} {images.dtype}")
+        raise ProganError(f"expected N×H×W×3 or ×1 uint8 images, got {images.shape} {images.dtype}")
     return images
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    """An ``H×W×3`` (RGB) or ``H×W×1`` (L, grey) uint8 array as a Pillow image."""
+    return Image.fromarray(image[..., 0], "L") if image.shape[-1] == 1 else Image.fromarray(image)
+
+
+def as_rgb(images: np.ndarray) -> np.ndarray:
+    """Images with their channel repeated to three when grey, for what only sees color."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images

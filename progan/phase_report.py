@@ -18,7 +18,7 @@ from progan.data import StageCache
 from progan.errors import ProganError
 from progan.export import to_uint8
 from progan.generator import Generator
-from progan.latent import image_grid, seed_latents
+from progan.latent import as_rgb, image_grid, seed_latents
 from progan.metrics import evaluate, sample_reals
 from progan.resolution import Shape, format_res
 from progan.schedule import Phase
@@ -90,8 +90,9 @@ class PhaseReport:
         on laundry data from the kind classifier's stage up, the kind figures too (the classifier
         is trained at the first such phase end, about ten minutes on two cores at 80x48, and
         cached beside the data, where later runs and ``evaluate`` find it)."""
+        channels = G_ema.net.image_channels
         reals = sample_reals(
-            self.cache.arrays[self.shapes[stage]], 2 * self.cfg.eval_images, self.cfg.seed
+            self.cache.images(self.shapes[stage], channels), 2 * self.cfg.eval_images, self.cfg.seed
         )
         n = len(reals) // 2
         z = seed_latents(list(range(n)), G_ema.net.latent_dim)
@@ -107,7 +108,8 @@ class PhaseReport:
             except kinds.ClassifierStopped as stopped:
                 log.warning("no kind figures at this phase end: %s", stopped)
                 return scores
-            figures = kinds.kind_figures(classifier, fakes, reals)
+            # the classifier sees color photos; a grey run's images are shown it as grey ones
+            figures = kinds.kind_figures(classifier, as_rgb(fakes), as_rgb(reals))
             scores |= {key: figures[key] for key in PHASE_END_KIND_FIGURES}
         return scores
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from config import (
     AUGMENTATIONS,
     DATA_ROOT,
+    IMAGE_CHANNELS,
     JIT_MODES,
     LABEL_ENTRIES,
     LOSSES,
@@ -65,6 +66,12 @@ def build_parser() -> Parser:
         choices=LABEL_ENTRIES,
         help="where G takes the class of --labels: latent (an embedding joined to the latent, "
         "default) or rgb (a toRGB per class: a seed keeps its item in every class); a new run only",
+    )
+    p.add_argument(
+        "--image-channels",
+        choices=IMAGE_CHANNELS,
+        help="channels to train: 1 (grey), 3 (color) or auto (default: 1 when every image of the "
+        "data is grey); a new run only",
     )
     p.add_argument("--preset", choices=sorted(PRESETS), help="network and schedule (default cpu)")
     p.add_argument("--max-res", help="last stage, WIDTHxHEIGHT (default 80x48)")
@@ -263,6 +270,12 @@ def config_from_args(args, argv: Sequence[str]) -> TrainConfig:
                 f"{start_from} has trained noise inputs; --no-noise-inputs cannot remove them"
             )
         network = dataclasses.replace(network, noise_inputs=args.noise_inputs)
+    if args.image_channels:
+        if args.resume or start_from:
+            raise ProganError(
+                "--image-channels shapes a new network; drop it with --resume or --from"
+            )
+        changes["image_channels"] = args.image_channels
     if args.label_entry:
         if args.resume or start_from:
             raise ProganError("--label-entry shapes a new network; drop it with --resume or --from")

@@ -98,6 +98,7 @@ class Trainer:
         self.source = open_source(cfg.data, data_root)
         self.cache = build_cache(self.source, self.shapes, data_root / "cache")
         self.labels = self._class_labels() if cfg.labels else None
+        self._set_image_channels()
         self.kinds_shown = self._kinds_shown()
         self._check_data()
         self._check_mbstd_groups()
@@ -170,6 +171,30 @@ class Trainer:
                 f"the batch at {', '.join(uneven)} does not split over the {devices} local "
                 "devices; give --batch-sizes multiples of the device count"
             )
+
+    def _set_image_channels(self) -> None:
+        """The channels a new run trains in (``--image-channels``; auto: 1 when every image is
+        grey); a resumed run and one ``--from`` an export keep their network's, the data
+        converted to them."""
+        cfg, cache = self.cfg, self.cache
+        if cfg.resume or cfg.start_from:
+            channels = cfg.network.image_channels
+        elif cfg.image_channels == "auto":
+            channels = 1 if cache.all_grey else 3
+            if 0 < cache.grey < len(cache):
+                log.info(
+                    "%s holds %d grey images among %d colored ones: a 3-channel run",
+                    self.source.name,
+                    cache.grey,
+                    len(cache) - cache.grey,
+                )
+        else:
+            channels = int(cfg.image_channels)
+        if channels == 1 and cfg.color_curriculum:
+            raise ProganError("--color-curriculum grows colors; a 1-channel run has none")
+        log.info("training %s images", "grey (1-channel)" if channels == 1 else "color")
+        network = dataclasses.replace(self.cfg.network, image_channels=channels)
+        self.cfg = dataclasses.replace(self.cfg, network=network)
 
     def _class_labels(self) -> np.ndarray:
         """The class index of every cached image; the class names go into the network config.
@@ -418,7 +443,7 @@ class Trainer:
             else ()
         )
         spec = BatchSpec(
-            images=self.cache.arrays[shape],
+            images=self.cache.images(shape, self.net.image_channels),
             batch_size=cfg.schedule.batch_sizes[stage],
             n_critic=cfg.schedule.n_critic,
             latent_dim=self.net.latent_dim,

@@ -66,6 +66,22 @@ def write_image_folder(folder: Path, count: int, size: tuple[int, int] = (64, 40
     return folder
 
 
+def write_grey_folder(folder: Path, count: int, colored: int = 0) -> Path:
+    """``count`` grey images, half saved as L and half as RGB with equal channels, then
+    ``colored`` RGB images with a red patch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    for i in range(count):
+        grey = rng.integers(0, 255, (12, 20), dtype=np.uint8)
+        image = Image.fromarray(grey, "L") if i % 2 else Image.fromarray(np.stack([grey] * 3, -1))
+        image.save(folder / f"grey{i:02d}.png")
+    for i in range(colored):
+        image = np.full((12, 20, 3), 128, np.uint8)
+        image[2:6, 2:6] = (200, 40, 40)
+        Image.fromarray(image).save(folder / f"red{i:02d}.png")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory) -> Path:
     return write_image_folder(tmp_path_factory.mktemp("images"), 30)

@@ -22,13 +22,14 @@ BELT_GREY = 110
 
 
 class LinearColorGenerator:
-    """Duck-typed to the generator contract: path, resolutions, latent_dim, metadata,
+    """Duck-typed to the generator contract: path, resolutions, latent_dim, channels, metadata,
     prototypes (read from ``prototypes.json`` at construction, like a loaded export) and render."""
 
     def __init__(self, path: str | Path, latent_dim: int = 8) -> None:
         self.path = Path(path)
         self.resolutions = ["5x3", "10x6", "20x12", "40x24"]
         self.latent_dim = latent_dim
+        self.channels = 3
         self.metadata: dict[str, Any] = {"dataset": "stub"}
         self.classes: list[str] = []
         file = self.path / PROTOTYPES_JSON

@@ -860,3 +860,31 @@ def test_without_a_translator_the_page_says_so_and_the_api_is_404(plain_model, t
     assert info["available"] is False and "is not a translator" in info["message"]
     assert "is not a translator" in error_message(upload(client, photo_bytes()), 404)
     assert client.get("/recolor").status_code == 200
+
+
+# A grey model ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grey(tmp_path_factory):
+    network = dataclasses.replace(NETWORK, image_channels=1)
+    folder = make_model(tmp_path_factory.mktemp("studio") / "grey", network=network)
+    return create_app({"MODEL_PATH": str(folder)}).test_client()
+
+
+def test_a_grey_model_serves_grey_pngs_and_gifs_and_says_it_draws_no_colors(grey) -> None:
+    info = grey.get("/api/model").get_json()
+    assert info["channels"] == 1
+    assert [c["name"] for c in info["colors"] if c["available"]] == ["original"]
+    assert "grey" in info["prototypes"]["message"]
+    response = grey.get("/generate/40x24/3/original")
+    with Image.open(io.BytesIO(response.data)) as image:
+        assert image.mode == "L" and image.size == (40, 24)
+        served = np.asarray(image)
+    g = served_generator(grey)
+    np.testing.assert_array_equal(
+        served, g.render(latent.seed_latents([3], g.latent_dim), "40x24")[0, ..., 0]
+    )
+    frames, _, _ = read_gif(grey.get("/interpolate/20x12/3/9.gif?frames=4"))
+    assert all((f[..., 0] == f[..., 1]).all() and (f[..., 1] == f[..., 2]).all() for f in frames)
+    assert "grey (1 channel)" in error_message(grey.get("/generate/40x24/3/red"), 409)

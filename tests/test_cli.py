@@ -6,6 +6,7 @@ Two cases run in a real process to prove the exit status and the one-line error;
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -547,3 +548,29 @@ def test_the_resume_command_keeps_a_path_with_spaces_whole_and_a_jax_run_on_jax(
     ]  # fmt: skip
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     assert shlex.split(resume_command("/runs/a"))[-2:] == ["--backend", "jax"]
+
+
+def test_a_grey_model_renders_grey_and_refuses_colors_in_one_line(tmp_path: Path, capsys):
+    network = dataclasses.replace(NETWORK, image_channels=1)
+    grey = write_random_export(tmp_path / "grey", network, stages=3)
+    out = tmp_path / "grey.png"
+    assert (
+        call(["generate", "--model", str(grey), "--seeds", "0-3", "-o", str(out)], capsys)[0] == 0
+    )
+    with Image.open(out) as image:
+        assert image.mode == "L"
+    for argv in (
+        ["generate", "--model", str(grey), "--seed", "3", "--color", "red"],
+        ["generate", "--model", str(grey), "--seed", "3", "--every-color"],
+        ["prototypes", "--model", str(grey)],
+    ):
+        assert "is grey (1 channel): it draws no colors" in fails(argv, capsys)
+
+
+def test_an_export_from_before_grey_models_loads_as_color(model_copy: Path):
+    meta = json.loads((model_copy / "model.json").read_text())
+    del meta["network"]["image_channels"]
+    (model_copy / "model.json").write_text(json.dumps(meta))
+    g = load_generator(model_copy)
+    assert g.channels == 3
+    assert g.render(latent.seed_latents([1], 16), "20x12").shape == (1, 12, 20, 3)

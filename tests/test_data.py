@@ -1,3 +1,4 @@
+import json
 import os
 import time
 
@@ -18,6 +19,7 @@ from progan.data import (
 )
 from progan.errors import ProganError
 from progan.sources import FolderSource, source_labels
+from tests.conftest import write_grey_folder
 
 
 def test_laundry_photo_is_padded_with_24_black_rows_above_and_below():
@@ -318,3 +320,33 @@ def test_recolor_groups_gather_the_versions_of_one_photo(tmp_path):
     )
     groups = recolor_groups(FolderSource(root))
     assert [g.tolist() for g in groups] == [[0, 2]]  # b and c have one version each
+
+
+def test_a_folder_of_l_and_equal_channel_rgb_files_is_grey(tmp_path):
+    folder = write_grey_folder(tmp_path / "grey", 6)
+    cache = build_cache(FolderSource(folder), [(6, 10), (12, 20)], tmp_path / "cache")
+    assert cache.grey == 6 and cache.all_grey
+    one = cache.images((12, 20), 1)
+    assert one.shape == (6, 12, 20, 1)
+    np.testing.assert_array_equal(one[..., 0], cache.arrays[(12, 20)][..., 1])
+    assert cache.images((12, 20), 3) is cache.arrays[(12, 20)]
+
+
+def test_one_colored_image_makes_a_folder_colored_and_grey_is_then_its_luma(tmp_path):
+    folder = write_grey_folder(tmp_path / "mixed", 5, colored=1)
+    cache = build_cache(FolderSource(folder), [(12, 20)], tmp_path / "cache")
+    assert cache.grey == 5 and not cache.all_grey
+    red = sorted(p.name for p in FolderSource(folder).files).index("red00.png")
+    luma = cache.images((12, 20), 1)[red, 3, 3, 0]
+    assert luma == round(0.299 * 200 + 0.587 * 40 + 0.114 * 40)  # ITU-R 601, as Pillow's L
+    pillow = Image.fromarray(np.array([[[200, 40, 40]]], np.uint8)).convert("L")
+    assert int(luma) == pillow.getpixel((0, 0))
+
+
+def test_a_cache_written_before_the_grey_count_counts_its_top_stage(tmp_path):
+    folder = write_grey_folder(tmp_path / "mixed", 3, colored=2)
+    first = build_cache(FolderSource(folder), [(12, 20)], tmp_path / "cache")
+    meta = json.loads((first.folder / "meta.json").read_text())
+    del meta["grey"]
+    (first.folder / "meta.json").write_text(json.dumps(meta))
+    assert build_cache(FolderSource(folder), [(12, 20)], tmp_path / "cache").grey == 3

@@ -39,6 +39,7 @@ from progan.phase_report import PhaseReport
 from progan.schedule import ema_beta
 from progan.stopping import TrainingDiverged
 from progan.trainer import Trainer
+from tests.conftest import write_grey_folder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -1444,3 +1445,49 @@ def test_color_curriculum_grows_the_colors_of_the_reals_over_the_run(image_folde
     assert (folder / "quantized-k2-s0" / "5x3.npy").is_file()
     assert (folder / "quantized-k5-s0" / "10x6.npy").is_file()
     assert not (folder / "quantized-k2-s0" / "10x6.npy").exists()  # K=2 never reaches 10x6
+
+
+def test_a_grey_folder_trains_a_grey_model_that_resumes_exactly_and_exports(tmp_path, caplog):
+    folder = write_grey_folder(tmp_path / "grey", 24)
+    with caplog.at_level(logging.INFO, logger="progan.trainer"):
+        straight = Trainer(tiny_config(tmp_path / "a", folder))
+    assert "training grey (1-channel) images" in caplog.text
+    assert straight.net.image_channels == 1
+    assert straight.models.G.to_rgb[0].kernel.shape[-1] == 1
+    assert straight.models.D.from_rgb[0].kernel.shape[-2] == 1
+    straight.train()
+    stopped = StopMidFade(tiny_config(tmp_path / "b", folder))
+    with pytest.raises(KeyboardInterrupt):
+        stopped.train()
+    # as train.py --resume builds it: the run's config.json, which says 1 channel
+    resumed = Trainer(dataclasses.replace(train_cli.load_config(tmp_path / "b"), resume=True))
+    assert resumed.net.image_channels == 1 and resumed.progress.images_shown == 72
+    resumed.train()
+    assert_same_weights(
+        (straight.models.G_ema, resumed.models.G_ema), (straight.models.D, resumed.models.D)
+    )
+    g = progan.load_generator(tmp_path / "b" / "export")
+    assert g.channels == 1 and g.metadata["network"]["image_channels"] == 1
+    images = g.render(progan.seed_latents([0, 1], g.latent_dim), "10x6")
+    assert images.shape == (2, 6, 10, 1)
+    with Image.open(next((tmp_path / "b" / "samples").glob("*stabilize.png"))) as grid:
+        assert grid.mode == "L"
+
+
+def test_image_channels_3_trains_grey_data_in_color_and_1_refuses_a_color_curriculum(
+    tmp_path, capsys
+):
+    folder = write_grey_folder(tmp_path / "grey", 24)
+    colored = Trainer(tiny_config(tmp_path / "a", folder, image_channels="3", max_res=(3, 5)))
+    assert colored.net.image_channels == 3
+    batch = next(iter(colored.phase_dataset(0, 0, 1)))
+    assert batch["reals"].shape[-1] == 3
+    reals = np.asarray(batch["reals"])
+    assert (reals[..., 0] == reals[..., 2]).all()  # grey data, shown in three equal channels
+    colored.train()
+    with pytest.raises(ProganError, match="--color-curriculum grows colors; a 1-channel run"):
+        Trainer(tiny_config(tmp_path / "b", folder, color_curriculum=(2, 4)))
+    with pytest.raises(SystemExit) as exit_info:
+        run(train_cli.main, ["--out", str(tmp_path / "a"), "--resume", "--image-channels", "1"])
+    assert exit_info.value.code != 0
+    assert "--image-channels shapes a new network" in capsys.readouterr().err

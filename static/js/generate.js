@@ -38,7 +38,11 @@ function view() {
 }
 
 function fillColors(wanted) {
-  const missing = model.conditional ? "not a class of this model" : "needs prototypes";
+  const missing = model.channels === 1
+    ? "a grey model"
+    : model.conditional
+      ? "not a class of this model"
+      : "needs prototypes";
   const word = model.conditional ? "accurate" : "hit";
   colorSelect.replaceChildren(
     ...model.colors.map((color) => {
@@ -59,7 +63,9 @@ function fillColors(wanted) {
   }
   colorSelect.value = usable ? wanted : first.name;
   const help = $("color-help");
-  if (model.conditional) {
+  if (model.channels === 1) {
+    help.textContent = "This model was trained on grey images: it draws them in grey only.";
+  } else if (model.conditional) {
     help.textContent =
       "This model draws each color as its class label, from the same latent; the rate is " +
       "how often the classifier sees the color asked for.";
