@@ -1,4 +1,5 @@
-"""How good a generator is: multi-scale sliced Wasserstein distance and MS-SSIM diversity.
+"""How good a generator is: multi-scale sliced Wasserstein distance and MS-SSIM diversity, and
+how colored its images are (a color cast as a number).
 
 Both follow the ProGAN paper's definitions so that numbers are comparable in kind, and both are
 vectorised over images and patches (NumPy), so an evaluation of a few thousand small images
@@ -203,6 +204,17 @@ def evaluate(fakes: np.ndarray, reals: np.ndarray, seed: int = 0) -> dict[str, f
     result["ms_ssim"] = pairwise_ms_ssim(fakes[:n], n, seed)
     result["ms_ssim_real"] = pairwise_ms_ssim(reals[:n], n, seed)
     return result
+
+
+def chroma_and_hue(images: np.ndarray) -> tuple[float, float]:
+    """The mean CIELAB chroma of N×H×W×3 uint8 ``images`` and the hue angle (degrees, 0-360)
+    of their mean color: grey images have chroma 0, a set tinted green has a chroma well above
+    its data's and a hue near 135°. Compared at phase ends with the data's, they show a cast."""
+    from skimage.color import rgb2lab
+
+    lab = rgb2lab(np.asarray(images, np.uint8).reshape(-1, 1, 3))[:, 0]
+    a, b = lab[:, 1], lab[:, 2]
+    return float(np.hypot(a, b).mean()), float(np.degrees(np.arctan2(b.mean(), a.mean())) % 360)
 
 
 def sample_reals(images: np.ndarray, count: int, seed: int = 0) -> np.ndarray:

@@ -19,7 +19,7 @@ from progan.errors import ProganError
 from progan.export import to_uint8
 from progan.generator import Generator
 from progan.latent import as_rgb, image_grid, seed_latents
-from progan.metrics import evaluate, sample_reals
+from progan.metrics import chroma_and_hue, evaluate, sample_reals
 from progan.resolution import Shape, format_res
 from progan.schedule import Phase
 from progan.sources import ImageSource
@@ -29,6 +29,8 @@ from progan.training_step import Models
 log = logging.getLogger(__name__)
 # Of evaluate's kind figures, those that say how a run is going (the shares are for a reader).
 PHASE_END_KIND_FIGURES = ("kind_fd", "kind_fd_floor", "kind_certainty", "kind_certainty_data")
+# Images whose mean chroma and hue a phase end logs beside the data's (a color cast as a number).
+CAST_SAMPLES = 512
 
 
 class PhaseReport:
@@ -98,6 +100,8 @@ class PhaseReport:
         z = seed_latents(list(range(n)), G_ema.net.latent_dim)
         fakes = self.render(G_ema, z, stage, self._labels_for(n))
         scores = evaluate(fakes, reals, seed=self.cfg.seed)
+        if channels == 3:
+            scores |= self.color_cast(G_ema, stage)
         # the classifier evaluate would use on the finished model, from its stage up
         shape = kinds.classifier_res(self.shapes, self.shapes[-1])
         if self.kinds_shown is not None and self.shapes[stage] >= shape:
@@ -112,6 +116,15 @@ class PhaseReport:
             figures = kinds.kind_figures(classifier, as_rgb(fakes), as_rgb(reals))
             scores |= {key: figures[key] for key in PHASE_END_KIND_FIGURES}
         return scores
+
+    def color_cast(self, G_ema: Generator, stage: int) -> dict[str, float]:
+        """Mean chroma and hue of :data:`CAST_SAMPLES` images against as many reals: a phase
+        end whose samples are tinted (on data without that tint) shows it as a number."""
+        reals = sample_reals(self.cache.arrays[self.shapes[stage]], CAST_SAMPLES, self.cfg.seed)
+        z = seed_latents(list(range(CAST_SAMPLES)), G_ema.net.latent_dim)
+        fakes = self.render(G_ema, z, stage, self._labels_for(CAST_SAMPLES))
+        (chroma, hue), (chroma_data, hue_data) = chroma_and_hue(fakes), chroma_and_hue(reals)
+        return {"chroma": chroma, "hue": hue, "chroma_data": chroma_data, "hue_data": hue_data}
 
     def _labels_for(self, count: int) -> np.ndarray | None:
         """Labels for ``count`` generated images: every class in turn (None when unconditional),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from config import COLORS, LaundryConfig
 from progan.datasets import named_source
@@ -212,3 +213,19 @@ def test_stl10_missing_or_truncated_files_are_explained(tmp_path):
     (folder / "train_X.bin").write_bytes((folder / "train_X.bin").read_bytes()[:-100])
     with pytest.raises(ProganError, match="truncated"):
         named_source("stl10:car", tmp_path)
+
+
+def test_grey_shapes_are_grey_the_same_on_every_call_and_a_named_source(tmp_path):
+    from progan.datasets import shapes
+
+    first, again = shapes.draw_item(7, 32, 0), shapes.draw_item(7, 32, 0)
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (32, 32) and first.dtype == np.uint8
+    assert first.max() > 60 and (first[0] == 0).all()  # an item on black
+    assert not np.array_equal(first, shapes.draw_item(8, 32, 0))
+    made = shapes.generate(tmp_path / "shapes", n=12)
+    with Image.open(made / "00003.png") as image:
+        assert image.mode == "L"
+        np.testing.assert_array_equal(np.asarray(image), shapes.draw_item(3, 32, 0))
+    source = named_source("shapes", tmp_path)  # the set made above, not made again
+    assert len(source) == 12 and source.name == "shapes"

@@ -1,9 +1,12 @@
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from progan.metrics import (
     _descriptors,
+    chroma_and_hue,
     evaluate,
     laplacian_pyramid,
     level_count,
@@ -188,3 +191,20 @@ def test_ms_ssim_matches_tensorflow_on_grey_pairs():
     ).numpy()
     assert theirs.min() < 0.3 and 0.5 < theirs[:6].min() < 0.99 and theirs[-1] == 1.0
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_chroma_and_hue_are_zero_on_grey_and_cielab_on_known_colors():
+    grey = np.repeat(np.arange(0, 256, 8, dtype=np.uint8)[None, :, None, None], 3, axis=-1)
+    assert chroma_and_hue(grey)[0] < 0.01
+    # sRGB green and red in CIELAB (D65): a*, b* = (-86.18, 83.18) and (80.11, 67.22)
+    green = np.zeros((2, 4, 4, 3), np.uint8)
+    green[..., 1] = 255
+    chroma, hue = chroma_and_hue(green)
+    assert chroma == pytest.approx(math.hypot(86.18, 83.18), abs=0.1)
+    assert hue == pytest.approx(math.degrees(math.atan2(83.18, -86.18)), abs=0.1)
+    red = np.zeros((2, 4, 4, 3), np.uint8)
+    red[..., 0] = 255
+    assert chroma_and_hue(red)[1] == pytest.approx(40.0, abs=0.1)
+    # half grey, half green: the mean chroma halves, the hue stays green's
+    half = np.concatenate([np.full_like(green, 128), green])
+    assert chroma_and_hue(half)[0] == pytest.approx(chroma / 2, rel=1e-3)

@@ -1,4 +1,5 @@
-"""Named data sets: the procedural laundry belt (the embedded default) and our users' seed sets.
+"""Named data sets: the procedural laundry belt (the embedded default), grey shapes (a small
+square grey set) and our users' seed sets.
 
 ``--data`` takes a folder or one of these names; :func:`named_source` resolves a name to an
 image source, building the laundry sets under ``data_root`` the first time they are asked for.
@@ -14,7 +15,7 @@ from config import LaundryConfig
 from progan.errors import ProganError
 from progan.sources import ImageSource
 
-SPECS = ("laundry", "laundry-recolored", "cifar10:CLASS", "stl10:CLASS")
+SPECS = ("laundry", "laundry-recolored", "shapes", "cifar10:CLASS", "stl10:CLASS")
 LAUNDRY = LaundryConfig()
 
 
@@ -37,6 +38,10 @@ def named_source(spec: str, data_root: Path, laundry: LaundryConfig = LAUNDRY) -
         from progan.datasets.laundry.recolored import build
 
         return FolderSource(build(data_root, laundry), name="laundry-recolored")
+    if family == "shapes" and not name:
+        from progan.datasets.shapes import generate
+
+        return FolderSource(generate(data_root / "shapes"), name="shapes")
     if family == "cifar10":
         from progan.datasets.cifar import CLASSES, cifar10_source
 
