@@ -127,6 +127,10 @@ class ScheduleConfig:
     # per step of 16 images is a half-life of 11.08 kimg; the β of a step is derived from this
     # and the stage's batch, so the average spans the same number of images at any batch size.
     ema_kimg: float = 11.08
+    # A variable new in a fade-in (the new block and toRGB) averages over this share of the
+    # images it has been trained on, up to ``ema_kimg``: an average over its whole life would
+    # keep a share of its random start, which at a fade-in's end showed as a color cast.
+    ema_rampup: float = 0.05
 
 
 @dataclass(frozen=True)

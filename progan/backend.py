@@ -172,13 +172,14 @@ def minimize(optimizer, variables: Sequence, loss_fn: Callable[[], tuple[Any, An
 
 def compile_step(
     body: Callable[[dict, Any], dict],
-    after: Callable[[], None],
+    after: Callable[[Any], None],
     variables: Sequence,
     strategy=None,
     jit: bool = False,
     data_parallel: bool = False,
 ) -> Callable[[dict, Any], dict]:
-    """``step(batch, alpha) -> metrics``: ``body`` per replica, then ``after`` once (the EMA).
+    """``step(batch, alpha) -> metrics``: ``body`` per replica, then ``after(alpha)`` once (the
+    EMA).
 
     TensorFlow: a ``tf.function`` (XLA with ``jit``) that runs ``body`` on every replica of
     ``strategy`` and sums the metrics (each replica's are means over the global batch). JAX:
@@ -194,7 +195,7 @@ def compile_step(
     @tf.function(jit_compile=jit, autograph=False)
     def step(batch, alpha):
         per_replica = strategy.run(body, args=(batch, alpha))
-        after()
+        after(alpha)
         return {
             k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in per_replica.items()
@@ -262,7 +263,7 @@ def _jax_step(body, after, variables: list, data_parallel: bool):
             _trace = (variables, scope)
             try:
                 metrics = body(batch, alpha)
-                after()
+                after(alpha)
             finally:
                 _trace = None
             updated = [scope.get_current_value(v) for v in variables]

@@ -159,7 +159,12 @@ class ClassToRGB(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_classes, self.image_channels = num_classes, image_channels
         self.conv = EqualizedConv2D(
-            in_channels, image_channels * num_classes, 1, gain=1.0, name=self.name
+            in_channels,
+            image_channels * num_classes,
+            1,
+            gain=1.0,
+            alike=image_channels,
+            name=self.name,
         )
         self.built = True
 
@@ -202,7 +207,9 @@ class Generator(keras.Model):
         self.to_rgb = [
             ClassToRGB(ch[k], net.num_classes, net.image_channels, name=f"to_rgb{k}")
             if self.rgb_labels
-            else EqualizedConv2D(ch[k], net.image_channels, 1, gain=1.0, name=f"to_rgb{k}")
+            else EqualizedConv2D(
+                ch[k], net.image_channels, 1, gain=1.0, alike=net.image_channels, name=f"to_rgb{k}"
+            )
             for k in range(num_stages)
         ]
         self.built = True

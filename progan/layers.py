@@ -35,17 +35,42 @@ class EqualizedDense(keras.layers.Layer):
         return ops.matmul(x, self.kernel * self.scale) + self.bias
 
 
+class AlikeOutputs(keras.initializers.Initializer):
+    """N(0, 1) kernels whose outputs come in runs of ``size`` equal ones.
+
+    A toRGB drawn so starts grey: its three colors are one random mix of the features, where
+    three independent draws would give every pixel of a new stage a random color to unlearn.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, shape, dtype=None):
+        *rest, filters = shape
+        drawn = keras.initializers.RandomNormal(0.0, 1.0)((*rest, filters // self.size, 1), dtype)
+        return ops.reshape(ops.repeat(drawn, self.size, axis=-1), shape)
+
+
 class EqualizedConv2D(keras.layers.Layer):
-    """Stride-1 'same' convolution with the equalized learning-rate scale (NHWC)."""
+    """Stride-1 'same' convolution with the equalized learning-rate scale (NHWC).
+
+    ``alike``: the kernel's outputs start in runs of that many equal ones (:class:`AlikeOutputs`).
+    """
 
     def __init__(
-        self, in_channels: int, filters: int, kernel_size: int = 3, gain: float = HE_GAIN, **kwargs
+        self,
+        in_channels: int,
+        filters: int,
+        kernel_size: int = 3,
+        gain: float = HE_GAIN,
+        alike: int = 1,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
         self.kernel = self.add_weight(
             shape=(kernel_size, kernel_size, in_channels, filters),
-            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            initializer=AlikeOutputs(alike),
             name="kernel",
         )
         self.bias = self.add_weight(shape=(filters,), initializer="zeros", name="bias")

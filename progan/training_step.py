@@ -155,6 +155,15 @@ def set_learning_rate(models: Models, cfg: TrainConfig, rate: float) -> None:
     models.g_opt.learning_rate, models.d_opt.learning_rate = rate * g_ratio, rate * d_ratio
 
 
+def new_in_phase(G: Generator, phase: Phase) -> list:
+    """The variables of G that ``phase`` trains for the first time: a fade-in's new block and
+    toRGB (none in a stabilize phase, whose variables the fade-in before it trained)."""
+    if not phase.fading:
+        return []
+    older = {id(v) for s in range(phase.stage) for v in G.stage_variables(s, fading=s > 0)}
+    return [v for v in G.stage_variables(phase.stage, True) if id(v) not in older]
+
+
 def make_step(
     models: Models,
     cfg: TrainConfig,
@@ -208,7 +217,9 @@ def compile_step(
     d_vars = D.stage_variables(stage, fading)
     ema_pairs = list(zip(models.G_ema.stage_variables(stage, fading), g_vars, strict=True))
     # The half-life counts every image a step shows, the critic's n_critic batches included.
-    beta = ema_beta(cfg.schedule.ema_kimg, batch_size * cfg.schedule.n_critic)
+    per_step = batch_size * cfg.schedule.n_critic
+    beta = ema_beta(cfg.schedule.ema_kimg, per_step)
+    fresh = {id(v) for v in new_in_phase(G, phase)}
     # fp16: the penalty's inner gradient is taken at the critic optimizer's loss scale.
     penalty_scale = (
         d_opt.dynamic_scale if isinstance(d_opt, keras.optimizers.LossScaleOptimizer) else None
@@ -265,9 +276,16 @@ def compile_step(
         logged = {name: mean(value) for name, value in terms.items() if name != "loss"}
         return {"d_loss": d_loss, "g_loss": g_loss, **logged}
 
-    def update_ema():
+    def update_ema(alpha):
+        # a fade-in's alpha is the share of its images shown: its new variables' average spans
+        # ema_rampup of those, at least one step and at most ema_kimg
+        half_life = ops.clip(
+            cfg.schedule.ema_rampup * alpha * phase.images, per_step, cfg.schedule.ema_kimg * 1e3
+        )
+        fresh_beta = ops.power(0.5, per_step / half_life)
         for ema, live in ema_pairs:
-            ema.assign(live + beta * (ema - live))
+            decay = fresh_beta if id(live) in fresh else beta
+            ema.assign(live + decay * (ema - live))
 
     everything = [*models.weights, *g_opt.variables, *d_opt.variables]
     return backend.compile_step(

@@ -182,7 +182,7 @@ class CycleGANTrainer:
 
             strategy = tf.distribute.get_strategy()
         return tuple(
-            backend.compile_step(body, lambda: None, everything, strategy, jit=False)
+            backend.compile_step(body, lambda _alpha: None, everything, strategy, jit=False)
             for body in (generator_step, critic_step)
         )
 

@@ -125,7 +125,7 @@ class SegmenterTrainer:
 
             strategy = tf.distribute.get_strategy()
         variables = [*model.weights, *optimizer.variables]
-        return backend.compile_step(body, lambda: None, variables, strategy, jit=False)
+        return backend.compile_step(body, lambda _alpha: None, variables, strategy, jit=False)
 
     # ----------------------------------------------------------------- the loop
     def train(self) -> Path:

@@ -91,7 +91,7 @@ def test_a_loss_scaled_float16_step_trains_under_jax():
         value, _ = backend.minimize(optimizer, layer.trainable_weights, loss)
         return {"loss": value}
 
-    step = backend.compile_step(body, lambda: None, [*layer.weights, *optimizer.variables])
+    step = backend.compile_step(body, lambda _alpha: None, [*layer.weights, *optimizer.variables])
     batch = {"x": np.ones((8, 3), np.float32)}
     losses = [float(step(batch, 0.0)["loss"]) for _ in range(5)]
     assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
