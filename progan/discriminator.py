@@ -10,6 +10,7 @@ import keras
 
 from config import NetworkConfig
 from progan.layers import (
+    Alike,
     ClassEmbedding,
     EqualizedConv2D,
     EqualizedDense,
@@ -90,7 +91,13 @@ class Discriminator(keras.Model):
         self.num_stages = num_stages
         ch = net.channels
         self.from_rgb = [
-            EqualizedConv2D(net.image_channels, ch[k], 1, name=f"from_rgb{k}")
+            EqualizedConv2D(
+                net.image_channels,
+                ch[k],
+                1,
+                initializer=Alike(net.image_channels, axis=2),
+                name=f"from_rgb{k}",
+            )
             for k in range(num_stages)
         ]
         self.blocks = [

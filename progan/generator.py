@@ -16,6 +16,7 @@ import numpy as np
 from config import NetworkConfig
 from progan.layers import (
     HE_GAIN,
+    Alike,
     ClassEmbedding,
     EqualizedConv2D,
     EqualizedDense,
@@ -163,7 +164,7 @@ class ClassToRGB(keras.layers.Layer):
             image_channels * num_classes,
             1,
             gain=1.0,
-            alike=image_channels,
+            initializer=Alike(image_channels),
             name=self.name,
         )
         self.built = True
@@ -208,7 +209,12 @@ class Generator(keras.Model):
             ClassToRGB(ch[k], net.num_classes, net.image_channels, name=f"to_rgb{k}")
             if self.rgb_labels
             else EqualizedConv2D(
-                ch[k], net.image_channels, 1, gain=1.0, alike=net.image_channels, name=f"to_rgb{k}"
+                ch[k],
+                net.image_channels,
+                1,
+                gain=1.0,
+                initializer=Alike(net.image_channels),
+                name=f"to_rgb{k}",
             )
             for k in range(num_stages)
         ]

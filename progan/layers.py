@@ -35,26 +35,32 @@ class EqualizedDense(keras.layers.Layer):
         return ops.matmul(x, self.kernel * self.scale) + self.bias
 
 
-class AlikeOutputs(keras.initializers.Initializer):
-    """N(0, 1) kernels whose outputs come in runs of ``size`` equal ones.
+class Alike(keras.initializers.Initializer):
+    """N(0, 1) kernels whose entries along ``axis`` come in runs of ``size`` equal ones.
 
-    A toRGB drawn so starts grey: its three colors are one random mix of the features, where
-    three independent draws would give every pixel of a new stage a random color to unlearn.
+    The networks' ends in color space start color-blind with it: a toRGB whose three outputs
+    are one random mix of the features draws grey, a fromRGB whose three inputs share their
+    weights sees only brightness. Color is then learned from the data alone. Independent random
+    draws instead gave both networks random color preferences that grey data never corrects
+    (reals carry no signal in chroma), and a generator chasing the critic's showed every new
+    stage tinted.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, axis: int = -1) -> None:
+        self.size, self.axis = size, axis
 
     def __call__(self, shape, dtype=None):
-        *rest, filters = shape
-        drawn = keras.initializers.RandomNormal(0.0, 1.0)((*rest, filters // self.size, 1), dtype)
-        return ops.reshape(ops.repeat(drawn, self.size, axis=-1), shape)
+        axis = self.axis % len(shape)
+        drawn = list(shape)
+        drawn[axis] //= self.size
+        values = keras.initializers.RandomNormal(0.0, 1.0)(tuple(drawn), dtype)
+        return ops.repeat(values, self.size, axis=axis)
 
 
 class EqualizedConv2D(keras.layers.Layer):
     """Stride-1 'same' convolution with the equalized learning-rate scale (NHWC).
 
-    ``alike``: the kernel's outputs start in runs of that many equal ones (:class:`AlikeOutputs`).
+    ``initializer``: the kernel's (default N(0, 1); :class:`Alike` for the color ends).
     """
 
     def __init__(
@@ -63,14 +69,14 @@ class EqualizedConv2D(keras.layers.Layer):
         filters: int,
         kernel_size: int = 3,
         gain: float = HE_GAIN,
-        alike: int = 1,
+        initializer: keras.initializers.Initializer | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
         self.kernel = self.add_weight(
             shape=(kernel_size, kernel_size, in_channels, filters),
-            initializer=AlikeOutputs(alike),
+            initializer=initializer or keras.initializers.RandomNormal(0.0, 1.0),
             name="kernel",
         )
         self.bias = self.add_weight(shape=(filters,), initializer="zeros", name="bias")

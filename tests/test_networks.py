@@ -232,7 +232,7 @@ def test_noise_inputs_give_every_latent_its_own_fixed_white_noise():
     np.testing.assert_allclose(mixed[0] * scale, 0.3 * maps[0] + 0.7 * maps[1], atol=1e-4)
 
 
-def test_every_to_rgb_starts_grey_its_colors_one_random_mix_of_the_features():
+def test_the_color_ends_start_color_blind_toRGB_grey_and_fromRGB_on_brightness():
     import dataclasses
 
     net = NetworkConfig(base=(3, 5), latent_dim=8, channels=TINY)
@@ -241,6 +241,9 @@ def test_every_to_rgb_starts_grey_its_colors_one_random_mix_of_the_features():
         np.testing.assert_array_equal(kernel[..., 0], kernel[..., 1])
         np.testing.assert_array_equal(kernel[..., 1], kernel[..., 2])
         assert kernel[..., 0].std() > 0.5  # still a random N(0, 1) draw
+    for layer in Discriminator(net, 3).from_rgb:
+        kernel = layer.kernel.numpy()  # 1×1×3×maps: the three inputs share their weights
+        assert (kernel == kernel[:, :, :1]).all() and kernel.std() > 0.5
     per_class = Generator(dataclasses.replace(net, classes=("a", "b"), label_entry="rgb"), 2)
     kernel = per_class.to_rgb[1].conv.kernel.numpy().reshape(1, 1, -1, 2, 3)
     assert (kernel == kernel[..., :1]).all()  # each class's three colors alike
