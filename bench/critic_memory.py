@@ -148,9 +148,10 @@ def main(argv=None) -> int:
     trained, seen, fakes = scored.values()
     gap, margin = trained.mean() - seen.mean(), trained.mean() - fakes.mean()
     error = math.sqrt(trained.var() / len(trained) + seen.var() / len(seen))
+    share = gap / margin + 0.0  # no "-0.000" when a folder is compared with itself
     print()
     print(
-        f"memorized: {gap / margin:.3f} ± {error / abs(margin):.3f} of the real-vs-fake margin "
+        f"memorized: {share:.3f} ± {error / abs(margin):.3f} of the real-vs-fake margin "
         f"(trained on − never seen {gap:.3f}, trained on − fakes {margin:.3f})"
     )
     return 0

@@ -55,7 +55,7 @@ def test_laundry_recolored_holds_originals_and_every_color_without_masks(tmp_pat
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("imagenet", "laundry, laundry-recolored, cifar10:CLASS, stl10:CLASS"),
+        ("imagenet", "laundry, laundry-recolored, shapes, cifar10:CLASS, stl10:CLASS"),
         ("cifar10", "needs a class after the colon: airplane, automobile"),
         ("cifar10:unicorn", "CIFAR-10 has no class 'unicorn'; choose one of airplane"),
         ("stl10:automobile", "STL-10 has no class 'automobile'; choose one of airplane, bird, car"),
