@@ -21,11 +21,10 @@ import numpy as np
 from keras import ops
 
 from config import TrainConfig
-from progan import backend, kinds, out_of_memory, run_folder, training_step
+from progan import backend, kinds, out_of_memory, run_checks, run_folder, training_step
 from progan.cluster import STARTS, Cluster, make_strategy
 from progan.data import BatchSpec, build_cache, open_source, step_batches, step_dataset
 from progan.errors import ProganError
-from progan.layers import mbstd_group
 from progan.out_of_memory import advice_on_out_of_memory
 from progan.phase_report import PhaseReport
 from progan.progress import progress_bar
@@ -98,10 +97,17 @@ class Trainer:
         self.source = open_source(cfg.data, data_root)
         self.cache = build_cache(self.source, self.shapes, data_root / "cache")
         self.labels = self._class_labels() if cfg.labels else None
-        self._set_image_channels()
+        channels = run_checks.image_channels(cfg, self.cache, self.source.name)
+        network = dataclasses.replace(self.cfg.network, image_channels=channels)
+        self.cfg = dataclasses.replace(self.cfg, network=network)
         self.kinds_shown = self._kinds_shown()
-        self._check_data()
-        self._check_mbstd_groups()
+        batch_sizes = cfg.schedule.batch_sizes[: self.num_stages]
+        run_checks.check_data(self.cache, self.source.name, batch_sizes)
+        if self.strategy is None and cfg.strategy == "mirrored":
+            run_checks.check_jax_devices(self.shapes, batch_sizes)
+        run_checks.check_mbstd_groups(
+            self.shapes, batch_sizes, self.replicas, cfg.network.mbstd_group
+        )
         self.phases = plan_phases(
             self.num_stages,
             self._phase_images(),
@@ -117,84 +123,6 @@ class Trainer:
                 "resuming" if cfg.resume else "from an export" if cfg.start_from else "a new run"
             ),
         )
-
-    def _check_data(self) -> None:
-        count = len(self.cache)
-        largest = max(self.cfg.schedule.batch_sizes[: self.num_stages])
-        if count < largest:
-            raise ProganError(
-                f"{self.source.name} has {count} readable images, fewer than one batch ({largest});"
-                " add images or lower the batch size"
-            )
-        if self.cache.skipped:
-            log.warning("%s: %d unreadable files skipped", self.source.name, self.cache.skipped)
-
-    def _check_mbstd_groups(self) -> None:
-        """Minibatch stddev groups come from each replica's batch: never below 2 (the feature
-        would be a constant), and a smaller group than configured is said once. (Under JAX the
-        step sees the whole batch even when it is sharded over devices.)"""
-        replicas = self.replicas
-        if self.strategy is None and self.cfg.strategy == "mirrored":
-            self._check_jax_devices()
-        wanted = self.cfg.network.mbstd_group
-        smaller = []
-        for stage, shape in enumerate(self.shapes):
-            per_replica = self.cfg.schedule.batch_sizes[stage] // replicas
-            group = mbstd_group(per_replica, wanted)
-            if group < 2 <= wanted:
-                raise ProganError(
-                    f"at {format_res(shape)} each of the {replicas} replicas gets {per_replica} "
-                    f"images, which minibatch stddev cannot split into groups of 2 or more; give "
-                    f"--batch-sizes a multiple of {wanted * replicas} for that stage"
-                )
-            if group < wanted:
-                smaller.append(f"{format_res(shape)}: {group}")
-        if smaller:
-            log.warning(
-                "minibatch stddev uses groups smaller than %d (per-replica batch not a multiple "
-                "of it): %s",
-                wanted,
-                ", ".join(smaller),
-            )
-
-    def _check_jax_devices(self) -> None:
-        import jax
-
-        devices = jax.local_device_count()
-        uneven = [
-            format_res(shape)
-            for stage, shape in enumerate(self.shapes)
-            if self.cfg.schedule.batch_sizes[stage] % devices
-        ]
-        if uneven:
-            raise ProganError(
-                f"the batch at {', '.join(uneven)} does not split over the {devices} local "
-                "devices; give --batch-sizes multiples of the device count"
-            )
-
-    def _set_image_channels(self) -> None:
-        """The channels a new run trains in (``--image-channels``; auto: 1 when every image is
-        grey); a resumed run and one ``--from`` an export keep their network's, the data
-        converted to them."""
-        cfg, cache = self.cfg, self.cache
-        if cfg.resume or cfg.start_from:
-            channels = cfg.network.image_channels
-        elif cfg.image_channels == "auto":
-            channels = 1 if cache.all_grey else 3
-            if 0 < cache.grey < len(cache):
-                log.info(
-                    "%s holds %d grey images among %d colored ones: a 3-channel run",
-                    self.source.name,
-                    cache.grey,
-                    len(cache) - cache.grey,
-                )
-        else:
-            channels = int(cfg.image_channels)
-        if channels == 1 and cfg.color_curriculum:
-            raise ProganError("--color-curriculum grows colors; a 1-channel run has none")
-        log.info("training %s images", "grey (1-channel)" if channels == 1 else "color")
-        network = dataclasses.replace(self.cfg.network, image_channels=channels)
-        self.cfg = dataclasses.replace(self.cfg, network=network)
 
     def _class_labels(self) -> np.ndarray:
         """The class index of every cached image; the class names go into the network config.

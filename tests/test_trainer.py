@@ -1494,7 +1494,7 @@ def test_color_curriculum_grows_the_colors_of_the_reals_over_the_run(image_folde
 
 def test_a_grey_folder_trains_a_grey_model_that_resumes_exactly_and_exports(tmp_path, caplog):
     folder = write_grey_folder(tmp_path / "grey", 24)
-    with caplog.at_level(logging.INFO, logger="progan.trainer"):
+    with caplog.at_level(logging.INFO, logger="progan.run_checks"):
         straight = Trainer(tiny_config(tmp_path / "a", folder))
     assert "training grey (1-channel) images" in caplog.text
     assert straight.net.image_channels == 1
