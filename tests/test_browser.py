@@ -330,6 +330,28 @@ def test_pages_of_a_model_whose_classes_are_not_all_colors(chromium, tmp_path) -
             tab.context.close()
 
 
+def test_a_grey_models_page_offers_no_colors_and_shows_its_grey_image(chromium, tmp_path) -> None:
+    grey = make_model(tmp_path / "grey", network=dataclasses.replace(NETWORK, image_channels=1))
+    with LiveServer(create_app({"MODEL_PATH": str(grey)})) as live:
+        tab = Tab(chromium, live.url)
+        try:
+            tab.open("/?res=40x24&seed=5")
+            page = tab.page
+            options = page.eval_on_selector_all(
+                "#color option", "os => os.map(o => [o.value, o.disabled, o.textContent])"
+            )
+            assert [value for value, disabled, _ in options if not disabled] == ["original"]
+            assert all("a grey model" in text for value, _, text in options if value != "original")
+            assert "grey images" in page.inner_text("#color-help")
+            assert wait_for_image(page, "#result") == {"width": 40, "height": 24}
+            pixels = page.evaluate(PIXELS, "#result")
+            red, green, blue = pixels[0::4], pixels[1::4], pixels[2::4]
+            assert red == green == blue and len(set(red)) > 1  # grey, and not one flat tone
+            assert tab.problems == []
+        finally:
+            tab.context.close()
+
+
 def test_generate_shows_the_seed_at_its_natural_size(tab: Tab) -> None:
     tab.open("/")
     page = tab.page
