@@ -81,9 +81,13 @@ class DiscriminatorHead(keras.layers.Layer):
 
 
 class Discriminator(keras.Model):
-    """``D(images, stage, alpha, fading, labels)`` -> one unbounded score per image (N×1)."""
+    """``D(images, stage, alpha, fading, labels)`` -> one unbounded score per image (N×1).
 
-    def __init__(self, net: NetworkConfig, num_stages: int, **kwargs) -> None:
+    ``color_blind``: every fromRGB weighs the color inputs alike at the start (see Generator)."""
+
+    def __init__(
+        self, net: NetworkConfig, num_stages: int, color_blind: bool = False, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if not 1 <= num_stages <= net.max_stages:
             raise ValueError(f"num_stages must be in [1, {net.max_stages}]")
@@ -95,7 +99,7 @@ class Discriminator(keras.Model):
                 net.image_channels,
                 ch[k],
                 1,
-                initializer=Alike(net.image_channels, axis=2),
+                initializer=Alike(net.image_channels, axis=2) if color_blind else None,
                 name=f"from_rgb{k}",
             )
             for k in range(num_stages)

@@ -156,7 +156,9 @@ class ClassToRGB(keras.layers.Layer):
     acts only on how features become color, and a seed keeps its item in every color.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, image_channels: int, **kwargs) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, image_channels: int, start, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.num_classes, self.image_channels = num_classes, image_channels
         self.conv = EqualizedConv2D(
@@ -164,7 +166,7 @@ class ClassToRGB(keras.layers.Layer):
             image_channels * num_classes,
             1,
             gain=1.0,
-            initializer=Alike(image_channels),
+            initializer=start,
             name=self.name,
         )
         self.built = True
@@ -180,11 +182,16 @@ class ClassToRGB(keras.layers.Layer):
 class Generator(keras.Model):
     """``G(z, stage, alpha, fading, labels)`` -> image of stage ``stage`` in [-1, 1] (linear).
 
+    ``color_blind``: every toRGB starts with its color outputs alike (:class:`Alike`), for data
+    without color, where nothing would correct a random color preference.
+
     ``labels`` (N integer class indices) is required by a conditional network and refused by an
     unconditional one.
     """
 
-    def __init__(self, net: NetworkConfig, num_stages: int, **kwargs) -> None:
+    def __init__(
+        self, net: NetworkConfig, num_stages: int, color_blind: bool = False, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if not 1 <= num_stages <= net.max_stages:
             raise ValueError(f"num_stages must be in [1, {net.max_stages}]")
@@ -205,15 +212,17 @@ class Generator(keras.Model):
             for k in range(1, num_stages)
         ]
         self.rgb_labels = bool(net.num_classes) and net.label_entry == "rgb"
+        # color_blind (a 3-channel run of all-grey data): every toRGB's colors start alike
+        start = Alike(net.image_channels) if color_blind else None
         self.to_rgb = [
-            ClassToRGB(ch[k], net.num_classes, net.image_channels, name=f"to_rgb{k}")
+            ClassToRGB(ch[k], net.num_classes, net.image_channels, start, name=f"to_rgb{k}")
             if self.rgb_labels
             else EqualizedConv2D(
                 ch[k],
                 net.image_channels,
                 1,
                 gain=1.0,
-                initializer=Alike(net.image_channels),
+                initializer=start,
                 name=f"to_rgb{k}",
             )
             for k in range(num_stages)

@@ -88,8 +88,11 @@ def resolve_mixed_precision(mode: str) -> str:
     return "bf16" if not backend.has_gpu() and cpu_has_native_bf16() else "off"
 
 
-def build_models(cfg: TrainConfig, net, num_stages: int, strategy) -> Models:
-    """The run's networks, seeded by ``cfg.seed``, in its precision; the EMA starts as G."""
+def build_models(
+    cfg: TrainConfig, net, num_stages: int, strategy, color_blind: bool = False
+) -> Models:
+    """The run's networks, seeded by ``cfg.seed``, in its precision; the EMA starts as G.
+    ``color_blind``: their color ends start alike (a 3-channel run of data without color)."""
     precision = resolve_mixed_precision(cfg.mixed_precision)
     if cfg.mixed_precision == "auto":
         log.info("--mixed-precision auto: %s", DTYPE_POLICIES[precision])
@@ -104,9 +107,9 @@ def build_models(cfg: TrainConfig, net, num_stages: int, strategy) -> Models:
         scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
         with scope:
             keras.utils.set_random_seed(cfg.seed)
-            G = Generator(net, num_stages, name="generator")
-            D = Discriminator(net, num_stages, name="discriminator")
-            G_ema = Generator(net, num_stages, name="generator_ema")
+            G = Generator(net, num_stages, color_blind, name="generator")
+            D = Discriminator(net, num_stages, color_blind, name="discriminator")
+            G_ema = Generator(net, num_stages, color_blind, name="generator_ema")
             for ema, live in zip(G_ema.weights, G.weights, strict=True):
                 ema.assign(live)
     finally:

@@ -232,19 +232,25 @@ def test_noise_inputs_give_every_latent_its_own_fixed_white_noise():
     np.testing.assert_allclose(mixed[0] * scale, 0.3 * maps[0] + 0.7 * maps[1], atol=1e-4)
 
 
-def test_the_color_ends_start_color_blind_toRGB_grey_and_fromRGB_on_brightness():
+def test_for_data_without_color_the_color_ends_start_alike_else_independent():
     import dataclasses
 
     net = NetworkConfig(base=(3, 5), latent_dim=8, channels=TINY)
-    for layer in Generator(net, 3).to_rgb:
+    for layer in Generator(net, 3, color_blind=True).to_rgb:
         kernel = layer.kernel.numpy()
         np.testing.assert_array_equal(kernel[..., 0], kernel[..., 1])
         np.testing.assert_array_equal(kernel[..., 1], kernel[..., 2])
         assert kernel[..., 0].std() > 0.5  # still a random N(0, 1) draw
-    for layer in Discriminator(net, 3).from_rgb:
+    for layer in Discriminator(net, 3, color_blind=True).from_rgb:
         kernel = layer.kernel.numpy()  # 1×1×3×maps: the three inputs share their weights
         assert (kernel == kernel[:, :, :1]).all() and kernel.std() > 0.5
-    per_class = Generator(dataclasses.replace(net, classes=("a", "b"), label_entry="rgb"), 2)
-    kernel = per_class.to_rgb[1].conv.kernel.numpy().reshape(1, 1, -1, 2, 3)
+    per_class = dataclasses.replace(net, classes=("a", "b"), label_entry="rgb")
+    kernel = Generator(per_class, 2, color_blind=True).to_rgb[1].conv.kernel.numpy()
+    kernel = kernel.reshape(1, 1, -1, 2, 3)
     assert (kernel == kernel[..., :1]).all()  # each class's three colors alike
     assert not np.allclose(kernel[..., 0, 0], kernel[..., 1, 0])  # the classes apart
+    # colored data: every color its own draw (a start alike stayed grey on colored shapes)
+    kernel = Generator(net, 3).to_rgb[0].kernel.numpy()
+    assert not np.allclose(kernel[..., 0], kernel[..., 1])
+    kernel = Discriminator(net, 3).from_rgb[0].kernel.numpy()
+    assert not np.allclose(kernel[:, :, 0], kernel[:, :, 1])

@@ -1104,9 +1104,12 @@ def test_a_grey_data_sets_color_run_keeps_the_datas_chroma_at_every_phase_end(tm
     """Three-channel models of grey data started and ended phases tinted (mean chroma 56 to 79
     on this run, the data's 0): every toRGB and fromRGB started with random color preferences
     that grey reals never correct, and the EMA of a fade-in's new toRGB kept its random start.
-    With the color ends starting color-blind, every phase end is grey."""
+    On data without color the color ends now start alike, and every phase end is grey."""
     folder = write_grey_folder(tmp_path / "grey", 24)
-    Trainer(tiny_config(tmp_path / "run", folder, image_channels="3", eval_images=8)).train()
+    trainer = Trainer(tiny_config(tmp_path / "run", folder, image_channels="3", eval_images=8))
+    kernel = trainer.models.D.from_rgb[0].kernel.numpy()
+    assert (kernel == kernel[:, :, :1]).all()  # grey data: the color ends start alike
+    trainer.train()
     records = checkpoints.read_log(tmp_path / "run" / run_folder.METRICS_JSONL)
     assert len(records) == 3
     for record in records:
