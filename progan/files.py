@@ -110,13 +110,20 @@ def save_npy(target: Path, array: np.ndarray) -> Path:
     return target
 
 
+def to_pil(image: np.ndarray) -> Any:
+    """A uint8 array as a Pillow image: H×W×3 (RGB), H×W×1 or H×W (L, grey)."""
+    from PIL import Image
+
+    return Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+
+
 def save_image(target: Path, image: Any, fmt: str | None = None, **options: Any) -> Path:
     """A PIL image, or a uint8 array, in ``fmt`` (by default the format ``target``'s suffix
     names), with Pillow's save ``options``."""
     from PIL import Image
 
-    if isinstance(image, np.ndarray):  # H×W×1: a grey image
-        image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+    if isinstance(image, np.ndarray):
+        image = to_pil(image)
     fmt = fmt or Image.registered_extensions().get(Path(target).suffix.lower())
     if fmt is None:
         raise ProganError(f"cannot write {target}: name it .png, .jpg or another image type")

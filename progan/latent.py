@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from config import LATENT_LIMITS, LatentLimits
+from progan import files
 from progan.errors import ProganError
 from progan.resolution import format_res, parse_res
 
@@ -267,7 +268,7 @@ def encode_gif(frames: np.ndarray, delay_ms: int, back_and_forth: bool = False) 
         frames = np.concatenate([frames, frames[-2:0:-1]])
     delay = (check_delay(delay_ms) + 5) // 10 * 10
     if frames.shape[-1] == 1:  # grey: Pillow's L frames are already palette images
-        images = [to_pil(frame) for frame in frames]
+        images = [files.to_pil(frame) for frame in frames]
     else:
         stacked = Image.fromarray(frames.reshape(-1, frames.shape[2], 3), "RGB")
         palette = stacked.quantize(256, method=Image.Quantize.FASTOCTREE)
@@ -286,7 +287,7 @@ def encode_png(image: np.ndarray) -> bytes:
     """One ``H×W×C`` uint8 image -> PNG bytes (grey for C = 1)."""
     image = check_images(np.asarray(image)[None])[0]
     buffer = io.BytesIO()
-    to_pil(image).save(buffer, format="PNG")
+    files.to_pil(image).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -321,11 +322,6 @@ def check_images(images: np.ndarray, min_count: int = 1) -> np.ndarray:
     ):
         raise ProganError(f"expected N×H×W×3 or ×1 uint8 images, got {images.shape} {images.dtype}")
     return images
-
-
-def to_pil(image: np.ndarray) -> Image.Image:
-    """An ``H×W×3`` (RGB) or ``H×W×1`` (L, grey) uint8 array as a Pillow image."""
-    return Image.fromarray(image[..., 0], "L") if image.shape[-1] == 1 else Image.fromarray(image)
 
 
 def as_rgb(images: np.ndarray) -> np.ndarray:

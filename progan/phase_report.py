@@ -97,11 +97,14 @@ class PhaseReport:
             self.cache.images(self.shapes[stage], channels), 2 * self.cfg.eval_images, self.cfg.seed
         )
         n = len(reals) // 2
-        z = seed_latents(list(range(n)), G_ema.net.latent_dim)
-        fakes = self.render(G_ema, z, stage, self._labels_for(n))
+        # seeds 0.. once for both: the first n measured, the first CAST_SAMPLES for the cast
+        count = max(n, CAST_SAMPLES) if channels == 3 else n
+        z = seed_latents(list(range(count)), G_ema.net.latent_dim)
+        rendered = self.render(G_ema, z, stage, self._labels_for(count))
+        fakes = rendered[:n]
         scores = evaluate(fakes, reals, seed=self.cfg.seed)
         if channels == 3:
-            scores |= self.color_cast(G_ema, stage)
+            scores |= self.color_cast(rendered[:CAST_SAMPLES], stage)
         # the classifier evaluate would use on the finished model, from its stage up
         shape = kinds.classifier_res(self.shapes, self.shapes[-1])
         if self.kinds_shown is not None and self.shapes[stage] >= shape:
@@ -117,12 +120,10 @@ class PhaseReport:
             scores |= {key: figures[key] for key in PHASE_END_KIND_FIGURES}
         return scores
 
-    def color_cast(self, G_ema: Generator, stage: int) -> dict[str, float]:
-        """Mean chroma and hue of :data:`CAST_SAMPLES` images against as many reals: a phase
-        end whose samples are tinted (on data without that tint) shows it as a number."""
-        reals = sample_reals(self.cache.arrays[self.shapes[stage]], CAST_SAMPLES, self.cfg.seed)
-        z = seed_latents(list(range(CAST_SAMPLES)), G_ema.net.latent_dim)
-        fakes = self.render(G_ema, z, stage, self._labels_for(CAST_SAMPLES))
+    def color_cast(self, fakes: np.ndarray, stage: int) -> dict[str, float]:
+        """Mean chroma and hue of ``fakes`` (:data:`CAST_SAMPLES` of seeds 0..) against as many
+        reals: a phase end whose samples are tinted (on data without that tint) shows it."""
+        reals = sample_reals(self.cache.arrays[self.shapes[stage]], len(fakes), self.cfg.seed)
         (chroma, hue), (chroma_data, hue_data) = chroma_and_hue(fakes), chroma_and_hue(reals)
         return {"chroma": chroma, "hue": hue, "chroma_data": chroma_data, "hue_data": hue_data}
 

@@ -23,7 +23,7 @@ from progan.cluster import Cluster, common_step
 from progan.errors import ProganError
 from progan.schedule import Phase, alpha_at
 from progan.stopping import check_finite
-from progan.training_step import Models
+from progan.training_step import Models, stage_ids
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +253,3 @@ def start_from(folder: Path, models: Models, phases: list[Phase]) -> Progress:
         train_seconds=float(progress["train_seconds"]),
         alpha=alpha_at(phases[done], 0),
     )
-
-
-def stage_ids(model, stages: range) -> set[int]:
-    """The ids of the variables of ``model`` that the steps at ``stages`` touch."""
-    return {id(v) for stage in stages for v in model.stage_variables(stage, fading=stage > 0)}

@@ -54,8 +54,12 @@ class Models:
         return [*self.G.weights, *self.D.weights, *self.G_ema.weights]
 
     def scope(self):
-        """Where variables are made: the strategy's scope under TensorFlow."""
-        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+        return variable_scope(self.strategy)
+
+
+def variable_scope(strategy):
+    """Where variables are made: the strategy's scope under TensorFlow."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def faded_reals(reals, alpha, fading: bool):
@@ -104,8 +108,7 @@ def build_models(
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(DTYPE_POLICIES[precision])
     try:
-        scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-        with scope:
+        with variable_scope(strategy):
             keras.utils.set_random_seed(cfg.seed)
             G = Generator(net, num_stages, color_blind, name="generator")
             D = Discriminator(net, num_stages, color_blind, name="discriminator")
@@ -163,8 +166,13 @@ def new_in_phase(G: Generator, phase: Phase) -> list:
     toRGB (none in a stabilize phase, whose variables the fade-in before it trained)."""
     if not phase.fading:
         return []
-    older = {id(v) for s in range(phase.stage) for v in G.stage_variables(s, fading=s > 0)}
+    older = stage_ids(G, range(phase.stage))
     return [v for v in G.stage_variables(phase.stage, True) if id(v) not in older]
+
+
+def stage_ids(model, stages: range) -> set[int]:
+    """The ids of the variables of ``model`` that the steps at ``stages`` touch."""
+    return {id(v) for stage in stages for v in model.stage_variables(stage, fading=stage > 0)}
 
 
 def make_step(
@@ -282,10 +290,14 @@ def compile_step(
     def update_ema(alpha):
         # a fade-in's alpha is the share of its images shown: its new variables' average spans
         # ema_rampup of those, at least one step and at most ema_kimg
-        half_life = ops.clip(
-            cfg.schedule.ema_rampup * alpha * phase.images, per_step, cfg.schedule.ema_kimg * 1e3
-        )
-        fresh_beta = ops.power(0.5, per_step / half_life)
+        fresh_beta = beta
+        if fresh:
+            half_life = ops.clip(
+                cfg.schedule.ema_rampup * alpha * phase.images,
+                per_step,
+                cfg.schedule.ema_kimg * 1e3,
+            )
+            fresh_beta = ops.power(0.5, per_step / half_life)
         for ema, live in ema_pairs:
             decay = fresh_beta if id(live) in fresh else beta
             ema.assign(live + decay * (ema - live))
